@@ -1,0 +1,188 @@
+"""Load a compose file: interpolate variables, validate, check the topology.
+
+Every problem found is reported at once, each with file, line, column,
+service and key, before anything is created.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from chaos.engine.compose_model import REFUSED_KEYS, ComposeSpec, Service, known_keys, model_at
+from chaos.errors import InputError, Problem
+from chaos.yamlsource import YamlDocument, did_you_mean, load_yaml
+
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|(?P<invalid>))")
+
+
+@dataclass(frozen=True)
+class ComposeProject:
+    """A validated compose file, ready to create."""
+
+    file: Path
+    spec: ComposeSpec
+    #: Services in an order where every dependency comes first.
+    order: tuple[str, ...]
+
+    @property
+    def directory(self) -> Path:
+        """Relative build contexts and bind sources are resolved from here."""
+        return self.file.parent
+
+    def service(self, name: str) -> Service:
+        return self.spec.services[name]
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, made absolute relative to the file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else (self.directory / candidate).resolve()
+
+
+def load_compose(path: Path, variables: Mapping[str, str]) -> ComposeProject:
+    """Read, interpolate and validate a compose file; raise InputError listing every problem."""
+    document = load_yaml(path)
+    problems: list[Problem] = []
+    data = _interpolate(document.data, (), variables, document, problems)
+    if not isinstance(data, dict):
+        raise InputError([document.problem((), "a compose file is a mapping with `services:`")])
+    try:
+        spec = ComposeSpec.model_validate(data)
+    except ValidationError as e:
+        problems.extend(_problems_from(e, document))
+        raise InputError(_in_file_order(problems)) from None
+    problems.extend(_topology_problems(spec, document))
+    order: tuple[str, ...] = ()
+    try:
+        graph = {name: set(s.depends_on) & set(spec.services) for name, s in spec.services.items()}
+        order = tuple(TopologicalSorter(graph).static_order())
+    except CycleError as e:
+        cycle = " -> ".join(reversed(e.args[1]))
+        problems.append(document.problem(("services", e.args[1][0], "depends_on"),
+                                         f"depends_on forms a cycle: {cycle}"))
+    if problems:
+        raise InputError(_in_file_order(problems))
+    return ComposeProject(file=path.resolve(), spec=spec, order=order)
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    """Compose-style `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$`.
+
+    Raises ValueError with the reason for an unset required variable.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        if match["invalid"] is not None and not match["braced"] and not match["named"]:
+            raise ValueError("a lone '$' must be written '$$'")
+        name = match["braced"] or match["named"]
+        value = variables.get(name)
+        op, arg = match["op"], match["arg"] or ""
+        empty_counts = op is not None and op.startswith(":")
+        missing = value is None or (empty_counts and value == "")
+        if op and op.endswith("-"):
+            return arg if missing else str(value)
+        if op and op.endswith("?"):
+            if missing:
+                raise ValueError(f"variable {name} is required: {arg or 'it is not set'}")
+            return str(value)
+        if value is None:
+            raise ValueError(f"variable {name} is not set; set it or write ${{{name}:-default}}")
+        return str(value)
+
+    return _VARIABLE.sub(substitute, text)
+
+
+def _interpolate(value: Any, path: tuple[str | int, ...], variables: Mapping[str, str],
+                 document: YamlDocument, problems: list[Problem]) -> Any:
+    if isinstance(value, str):
+        try:
+            return interpolate(value, variables)
+        except ValueError as e:
+            problems.append(document.problem(path, str(e)))
+            return value
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, k), variables, document, problems)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, i), variables, document, problems)
+                for i, v in enumerate(value)]
+    return value
+
+
+def _problems_from(error: ValidationError, document: YamlDocument) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = list(item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            model = model_at(ComposeSpec, tuple(loc[:-1]))
+            valid = known_keys(model) if model else []
+            if key in REFUSED_KEYS:
+                message = f"'{key}' is not supported: {REFUSED_KEYS[key]}"
+            else:
+                message = f"unknown key '{key}'{did_you_mean(key, valid)}"
+                if valid:
+                    message += f" (valid keys: {', '.join(valid)})"
+        elif item["type"] == "missing":
+            message = f"`{loc[-1]}` is required"
+        elif item["type"] not in ("value_error",) and "input" in item and item["type"].endswith(
+                ("_type", "_parsing", "literal_error", "greater_than_equal", "less_than_equal",
+                 "too_short")):
+            message = f"{message} (got {_show(item['input'])})"
+        problems.append(document.problem(loc, message))
+    return problems
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _topology_problems(spec: ComposeSpec, document: YamlDocument) -> list[Problem]:
+    problems = []
+    for name, service in spec.services.items():
+        for network in service.networks:
+            if network not in spec.networks:
+                problems.append(document.problem(
+                    ("services", name, "networks", network),
+                    f"network '{network}' is not declared under the top-level `networks`"
+                    f"{did_you_mean(network, spec.networks)}"))
+        for dependency in service.depends_on:
+            if dependency not in spec.services:
+                problems.append(document.problem(
+                    ("services", name, "depends_on", dependency),
+                    f"depends on unknown service '{dependency}'"
+                    f"{did_you_mean(dependency, spec.services)}"))
+            elif dependency == name:
+                problems.append(document.problem(
+                    ("services", name, "depends_on", dependency), "a service cannot depend on itself"))
+            elif (service.depends_on[dependency].condition == "service_healthy"
+                  and spec.services[dependency].healthcheck is None):
+                problems.append(document.problem(
+                    ("services", name, "depends_on", dependency),
+                    f"waits for '{dependency}' to be healthy, but '{dependency}' has no healthcheck"))
+        for index, mount in enumerate(service.volumes):
+            if mount.type == "volume" and mount.source not in spec.volumes:
+                problems.append(document.problem(
+                    ("services", name, "volumes", index),
+                    f"volume '{mount.source}' is not declared under the top-level `volumes`"
+                    f"{did_you_mean(mount.source or '', spec.volumes)}"))
+        if not service.networks:
+            problems.append(document.problem(
+                ("services", name), "a service must join at least one of the declared networks"))
+    return problems

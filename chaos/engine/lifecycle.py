@@ -1,0 +1,255 @@
+"""Bring a compose project up as a run, and take a run down again.
+
+`up` validates everything before it creates anything, records every object in
+the run-state folder as it is made, and undoes all of it if anything fails or
+the user interrupts.  `down` removes everything labelled with the run.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from docker.models.containers import Container
+
+from chaos.engine import labels, loops, objects
+from chaos.engine.client import connect
+from chaos.engine.compose import ComposeProject, load_compose
+from chaos.engine.images import ensure_images
+from chaos.engine.runstate import Phase, RunState, RunStore, new_run_id
+from chaos.errors import HarnessError, StackError
+from chaos.progress import Progress
+
+DEFAULT_COMPOSE = Path(__file__).resolve().parents[2] / "compose" / "hosting.yml"
+POLL = 0.5
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What `drill up` was asked for."""
+
+    compose_file: Path = DEFAULT_COMPOSE
+    #: Extra compose variables (e.g. DRILL_DRIVES), on top of the environment.
+    variables: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds to wait for every service to be healthy.
+    health_timeout: float = 300.0
+    #: Leave a failed stack up for inspection instead of removing it.
+    keep_on_failure: bool = False
+
+
+class Cancelled(HarnessError):
+    """Start-up was interrupted; what was made is being removed."""
+
+
+def run_variables(run_id: str, run_dir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """Compose variables for a run: the environment, the caller's, then the run's own."""
+    variables = dict(os.environ)
+    variables.update(extra)
+    variables.update({
+        "DRILL_RUN": run_id,
+        "DRILL_RUN_DIR": str(run_dir),
+        "DRILL_DB_PASSWORD": variables.get("DRILL_DB_PASSWORD") or secrets.token_urlsafe(18),
+    })
+    return variables
+
+
+def prepare(options: UpOptions, store: RunStore) -> tuple[str, ComposeProject]:
+    """Pick a run id and validate the compose file for it; creates nothing."""
+    run_id = new_run_id()
+    variables = run_variables(run_id, store.run_dir(run_id), options.variables)
+    return run_id, load_compose(options.compose_file, variables)
+
+
+def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
+       client: docker.DockerClient | None = None) -> RunState:
+    """Validate, make images, create and start every service, wait for health."""
+    store = store or RunStore()
+    run_id, project = prepare(options, store)
+    client = client or connect(progress, log_dir=store.root / "engine")
+    images = ensure_images(client, project, progress, work_dir=store.root / "build")
+    state = store.create(run_id, project.file)
+    store.set_current(run_id)
+    progress.info(f"run {run_id}: state in {store.run_dir(run_id)}")
+    cancel = threading.Event()
+    try:
+        _create_shared_objects(client, project, state, store, progress)
+        plans = {name: objects.plan_container(project, name, run_id, images[name].tag)
+                 for name in project.order}
+        deadline = time.monotonic() + options.health_timeout
+        with progress.step(f"starting {len(plans)} services and waiting for them to be healthy"):
+            _start_all(client, project, plans, state, store, progress, cancel, deadline)
+        edge = _edge_url(client, run_id)
+        state.edge_url = edge
+        state.phase = Phase.UP
+        store.save(state)
+        progress.info(f"stack is up: {edge or 'no published port'}")
+        return state
+    except BaseException as error:
+        cancel.set()
+        if options.keep_on_failure and not isinstance(error, KeyboardInterrupt):
+            state.phase = Phase.UP
+            store.save(state)
+            progress.info(f"left the failed stack up for inspection (`drill down --run {run_id}`)")
+        else:
+            progress.info("removing everything this run made")
+            teardown(client, store, run_id, progress)
+        raise
+
+
+def _create_shared_objects(client: docker.DockerClient, project: ComposeProject, state: RunState,
+                           store: RunStore, progress: Progress) -> None:
+    with progress.step(f"creating {len(project.spec.networks)} networks"):
+        for name, spec in project.spec.networks.items():
+            docker_name = objects.object_name(state.run_id, name)
+            # Recorded before creation: a crash in between still leaves a record.
+            state.networks.append(docker_name)
+            store.save(state)
+            objects.create_network(client, docker_name, labels.run_labels(
+                state.run_id, **spec.labels, **{labels.NETWORK: name}), internal=spec.internal)
+    for name, volume_spec in project.spec.volumes.items():
+        docker_name = objects.object_name(state.run_id, name)
+        state.volumes.append(docker_name)
+        store.save(state)
+        objects.create_volume(client, docker_name, labels.run_labels(
+            state.run_id, **volume_spec.labels, **{labels.VOLUME: name}))
+
+
+def _start_all(client: docker.DockerClient, project: ComposeProject,
+               plans: dict[str, objects.ContainerPlan], state: RunState, store: RunStore,
+               progress: Progress, cancel: threading.Event, deadline: float) -> None:
+    """Start services in dependency order, independent ones at the same time."""
+    lock = threading.Lock()
+
+    def bring_up(name: str, deps: dict[str, tuple[Future[Container], str]]) -> Container:
+        for dep, (future, condition) in deps.items():
+            container = future.result()
+            if condition == "service_healthy":
+                wait_healthy(container, deadline, cancel, progress)
+        if cancel.is_set():
+            raise Cancelled("start-up cancelled")
+        plan = plans[name]
+        with lock:
+            state.containers.append(plan.name)
+            store.save(state)
+        container = objects.create_container(client, plan)
+        objects.start(container)
+        progress.info(f"   started {name} ({plan.image})")
+        return container
+
+    futures: dict[str, Future[Container]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(plans)), thread_name_prefix="up") as pool:
+        for name in project.order:
+            deps = {dep: (futures[dep], cond.condition)
+                    for dep, cond in project.service(name).depends_on.items()}
+            futures[name] = pool.submit(bring_up, name, deps)
+        try:
+            containers = [f.result() for f in futures.values()]
+            for container in containers:
+                wait_healthy(container, deadline, cancel, progress)
+        except BaseException:
+            cancel.set()
+            raise
+
+
+def wait_healthy(container: Container, deadline: float, cancel: threading.Event | None = None,
+                 progress: Progress | None = None) -> None:
+    """Wait until the container is healthy (or running, without a healthcheck)."""
+    service = container.labels.get(labels.SERVICE, container.name)
+    while True:
+        current = objects.state_of(container)
+        if current.status in ("exited", "dead", "removed"):
+            raise StackError(f"service {service} stopped during start-up "
+                             f"(status {current.status}, exit code {current.exit_code})",
+                             logs=objects.logs_tail(container))
+        if current.health == "healthy" or (current.health is None and current.status == "running"):
+            if progress:
+                progress.info(f"   {service} is healthy")
+            return
+        if current.health == "unhealthy":
+            raise StackError(f"service {service} is unhealthy: {objects.last_health_output(container)}",
+                             logs=objects.logs_tail(container))
+        if time.monotonic() > deadline:
+            raise StackError(f"service {service} did not become healthy in time "
+                             f"(status {current.status}, health {current.health})",
+                             hint="raise the limit with --health-timeout, or read its logs below",
+                             logs=objects.logs_tail(container))
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("start-up cancelled")
+        time.sleep(POLL)
+
+
+def _edge_url(client: docker.DockerClient, run_id: str) -> str | None:
+    """The URL of the first published port of the run (the edge's)."""
+    for container in objects.find_containers(client, run_id):
+        if container.labels.get(labels.ROLE) == "edge" or container.labels.get(labels.SERVICE) == "edge":
+            for target in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}):
+                published = objects.published_port(container, target)
+                if published:
+                    return f"http://{published[0]}:{published[1]}"
+    return None
+
+
+@dataclass
+class TeardownReport:
+    """What a teardown removed."""
+
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    loop_devices: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{len(self.containers)} containers, {len(self.networks)} networks, "
+                f"{len(self.volumes)} volumes, {len(self.loop_devices)} loop devices")
+
+
+def teardown(client: docker.DockerClient | None, store: RunStore, run_id: str,
+             progress: Progress) -> TeardownReport:
+    """Remove every container, network, volume and loop device of `run_id`, then its record."""
+    report = TeardownReport()
+    state = store.load(run_id)
+    if state is not None:
+        state.phase = Phase.STOPPING
+        store.save(state)
+    if client is not None:
+        containers = objects.find_containers(client, run_id)
+        _in_parallel(objects.stop_and_remove, containers)
+        report.containers = [c.name for c in containers]
+        for network in objects.find_networks(client, run_id):
+            objects.remove_network(network)
+            report.networks.append(network.name)
+        for volume in objects.find_volumes(client, run_id):
+            objects.remove_volume(volume)
+            report.volumes.append(volume.name)
+    for device in loops.run_loop_devices(run_id):
+        loops.detach(device)
+        report.loop_devices.append(device.device)
+    store.forget(run_id)
+    return report
+
+
+def down(run_id: str | None, progress: Progress, store: RunStore | None = None,
+         client: docker.DockerClient | None = None) -> TeardownReport:
+    """Take the named (or current) run down."""
+    store = store or RunStore()
+    state = store.resolve(run_id)
+    client = client or connect(progress, may_install=False)
+    with progress.step(f"taking run {state.run_id} down"):
+        report = teardown(client, store, state.run_id, progress)
+    progress.info(f"removed {report.summary()}")
+    return report
+
+
+def _in_parallel(action: Callable[[Container], None], items: list[Container]) -> None:
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=len(items), thread_name_prefix="down") as pool:
+        for future in [pool.submit(action, item) for item in items]:
+            future.result()

@@ -1,0 +1,1 @@
+"""The hosting stack's domain: sites, servers, drives, and probes of their state."""
