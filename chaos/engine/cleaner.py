@@ -42,24 +42,36 @@ class CleanReport:
 
 
 def known_runs(client: docker.DockerClient | None, store: RunStore) -> set[str]:
-    """Every run id with a folder, a labelled Docker object or a loop device."""
+    """Every run id of this state root with a folder, a Docker object or a loop device.
+
+    Runs recorded under another state root (another user's, a test's) are left
+    alone while their containers exist; a loop device whose run has no
+    container left is garbage whoever made it.
+    """
     runs = set(store.run_ids())
+    foreign: set[str] = set()
     if client is not None:
         for found in (objects.find_containers(client), objects.find_networks(client),
                       objects.find_volumes(client)):
-            runs.update(_run_of(o.attrs) for o in found)
-    runs.update(d.run_id for d in loops.run_loop_devices())
+            for obj in found:
+                run_labels = _labels_of(obj.attrs)
+                run_id = run_labels.get(labels.RUN, "")
+                if run_labels.get(labels.STATE_ROOT) in (None, str(store.root)):
+                    runs.add(run_id)
+                else:
+                    foreign.add(run_id)
+    runs.update(d.run_id for d in loops.run_loop_devices() if d.run_id not in foreign)
     runs.discard("")
-    return runs
+    return runs - foreign
 
 
-def _run_of(attrs: dict[str, object]) -> str:
-    """The run label of a container's, network's or volume's inspect data."""
+def _labels_of(attrs: dict[str, object]) -> dict[str, str]:
+    """The labels in a container's, network's or volume's inspect data."""
     found = attrs.get("Labels")
     if not isinstance(found, dict):
         config = attrs.get("Config")
         found = config.get("Labels") if isinstance(config, dict) else None
-    return str(found.get(labels.RUN, "")) if isinstance(found, dict) else ""
+    return found if isinstance(found, dict) else {}
 
 
 def is_live(run_id: str, client: docker.DockerClient | None, store: RunStore) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 PREFIX = "chaos-harness"
 RUN = f"{PREFIX}.run"
+#: The state root whose record owns the object; `clean` leaves other roots' runs alone.
+STATE_ROOT = f"{PREFIX}.state-root"
 SERVICE = f"{PREFIX}.service"
 COMPOSE_FILE = f"{PREFIX}.compose-file"
 NETWORK = f"{PREFIX}.network"
@@ -18,9 +20,9 @@ ROLE = f"{PREFIX}.role"
 IMAGE = f"{PREFIX}.image"
 
 
-def run_labels(run_id: str, **extra: str) -> dict[str, str]:
-    """Labels for an object of run `run_id`."""
-    return {RUN: run_id, **extra}
+def run_labels(run_id: str, state_root: str, **extra: str) -> dict[str, str]:
+    """Labels for an object of run `run_id`, recorded under `state_root`."""
+    return {**extra, RUN: run_id, STATE_ROOT: state_root}
 
 
 def run_filter(run_id: str | None = None) -> dict[str, str | list[str]]:

@@ -80,7 +80,8 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
     cancel = threading.Event()
     try:
         _create_shared_objects(client, project, state, store, progress)
-        plans = {name: objects.plan_container(project, name, run_id, images[name].tag)
+        plans = {name: objects.plan_container(project, name, run_id, images[name].tag,
+                                              str(store.root))
                  for name in project.order}
         deadline = time.monotonic() + options.health_timeout
         with progress.step(f"starting {len(plans)} services and waiting for them to be healthy"):
@@ -112,13 +113,14 @@ def _create_shared_objects(client: docker.DockerClient, project: ComposeProject,
             state.networks.append(docker_name)
             store.save(state)
             objects.create_network(client, docker_name, labels.run_labels(
-                state.run_id, **spec.labels, **{labels.NETWORK: name}), internal=spec.internal)
+                state.run_id, str(store.root), **spec.labels, **{labels.NETWORK: name}),
+                internal=spec.internal)
     for name, volume_spec in project.spec.volumes.items():
         docker_name = objects.object_name(state.run_id, name)
         state.volumes.append(docker_name)
         store.save(state)
         objects.create_volume(client, docker_name, labels.run_labels(
-            state.run_id, **volume_spec.labels, **{labels.VOLUME: name}))
+            state.run_id, str(store.root), **volume_spec.labels, **{labels.VOLUME: name}))
 
 
 def _start_all(client: docker.DockerClient, project: ComposeProject,

@@ -55,8 +55,8 @@ class ContainerPlan:
     bind_sources: list[Path] = field(default_factory=list)
 
 
-def plan_container(project: ComposeProject, service_name: str, run_id: str, image: str
-                   ) -> ContainerPlan:
+def plan_container(project: ComposeProject, service_name: str, run_id: str, image: str,
+                   state_root: str) -> ContainerPlan:
     """Translate one compose service into a container plan for run `run_id`."""
     service = project.service(service_name)
     mounts: list[DockerMount] = []
@@ -85,8 +85,8 @@ def plan_container(project: ComposeProject, service_name: str, run_id: str, imag
         service=service_name,
         name=object_name(run_id, service_name),
         image=image,
-        labels={**service.labels, **labels.run_labels(
-            run_id, **{labels.SERVICE: service_name, labels.COMPOSE_FILE: str(project.file)})},
+        labels=labels.run_labels(run_id, state_root, **service.labels, **{
+            labels.SERVICE: service_name, labels.COMPOSE_FILE: str(project.file)}),
         environment=dict(service.environment),
         networks=[(object_name(run_id, net), cfg.aliases) for net, cfg in service.networks.items()],
         mounts=mounts,

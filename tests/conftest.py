@@ -1,0 +1,63 @@
+"""Shared fixtures: a Docker engine (required in CI), a private state root, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DRILL = [sys.executable, "-m", "chaos"]
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    """A Docker client; skips without an engine, except in CI where that is a failure."""
+    from chaos.engine.client import try_connect
+
+    client = try_connect()
+    if client is None:
+        message = "no Docker engine answers (run `make test`, which sets one up)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; in CI a missing engine is a failure", pytrace=False)
+        pytest.skip(message)
+    return client
+
+
+@dataclass
+class Drill:
+    """Runs `drill` as a user would, against a private state root."""
+
+    state_root: Path
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DRILL_STATE_DIR": str(self.state_root), "PYTHONUNBUFFERED": "1"}
+
+    def run(self, *args: str, timeout: float = 600, check: bool = True
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([*DRILL, *args], cwd=ROOT, env=self.env(), capture_output=True,
+                                text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            pytest.fail(f"drill {' '.join(args)} exited {result.returncode}:\n"
+                        f"{result.stdout}\n{result.stderr}", pytrace=False)
+        return result
+
+    def popen(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([*DRILL, *args], cwd=ROOT, env=self.env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
+    """The CLI with a state root of its own; whatever a test leaves is cleaned at the end."""
+    runner = Drill(tmp_path_factory.mktemp("drill-state"))
+    yield runner
+    if any((runner.state_root / "runs").glob("*")):
+        runner.run("clean", "--all", check=False)

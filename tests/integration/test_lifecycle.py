@@ -1,0 +1,65 @@
+"""Up, down and clean leave nothing behind; a warm up never rebuilds."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import docker
+import pytest
+
+from chaos.engine.runstate import RunStore
+from tests.conftest import Drill
+from tests.integration.leftovers import leftovers
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+#: Drives the bundled stack attaches: 3 per server, 1 on the backup host.
+EXPECTED_LOOP_DEVICES = 3 + 3 + 1
+
+
+def test_warm_up_reuses_images_and_down_leaves_nothing(engine: docker.DockerClient,
+                                                       drill: Drill) -> None:
+    drill.run("images")
+    up = drill.run("up")
+    assert "building" not in up.stderr, up.stderr
+    assert "is up to date" in up.stderr
+    run_id = RunStore(drill.state_root).current()
+    assert run_id is not None
+    made = leftovers(engine, run_id)
+    assert len(made.containers) == 4 and len(made.networks) == 4
+    assert len(made.loop_devices) == EXPECTED_LOOP_DEVICES, made
+
+    drill.run("down")
+
+    assert leftovers(engine, run_id).empty(), leftovers(engine, run_id)
+    assert not (drill.state_root / "runs" / run_id).exists()
+
+
+@pytest.mark.destructive
+@pytest.mark.parametrize("kill_after", ["creating 4 networks", "started server-", "server-a is healthy"])
+def test_clean_after_sigkill_mid_up_leaves_nothing(engine: docker.DockerClient, drill: Drill,
+                                                   kill_after: str) -> None:
+    process = drill.popen("up")
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 300
+    for line in process.stdout:
+        seen.append(line)
+        if kill_after in line:
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    else:
+        pytest.fail(f"`drill up` ended before printing {kill_after!r}:\n{''.join(seen)}")
+    if kill_after.startswith("started"):
+        time.sleep(1.5)  # inside the servers' drive and RAID set-up
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    run_ids = [r for r in RunStore(drill.state_root).run_ids()]
+    assert run_ids, "the killed run left no record to clean from"
+
+    drill.run("clean")
+
+    for run_id in run_ids:
+        assert leftovers(engine, run_id).empty(), leftovers(engine, run_id)
+    assert RunStore(drill.state_root).run_ids() == []
