@@ -41,16 +41,17 @@ def ensure_base(client: docker.DockerClient, progress: Progress, *, work_dir: Pa
         return str(client.images.get(BASE_TAG).id)
     except ImageNotFound:
         pass
-    with progress.step(f"pulling {BASE_PULL}"):
-        try:
-            image = client.images.pull(BASE_PULL)
-        except (APIError, DockerException) as e:
-            progress.info(f"   no registry answers ({_first_line(e)}); bootstrapping locally instead")
-            image = None
-    if image is not None:
-        image.tag(BASE_TAG)
-        return str(image.id)
-    return _bootstrap_base(client, progress, work_dir)
+    progress.info(f"-> no base image yet: trying to pull {BASE_PULL}")
+    try:
+        image = client.images.pull(BASE_PULL)
+    except DockerException as e:
+        # No registry here is the normal case on a closed machine: it fails in ~50 ms.
+        reason = getattr(e, "explanation", None) or _first_line(e)
+        progress.info(f"   no registry answers ({str(reason)[:100]}); bootstrapping one locally")
+        return _bootstrap_base(client, progress, work_dir)
+    image.tag(BASE_TAG)
+    progress.info(f"   pulled {BASE_PULL} as {BASE_TAG}")
+    return str(image.id)
 
 
 def _bootstrap_base(client: docker.DockerClient, progress: Progress, work_dir: Path) -> str:
