@@ -20,7 +20,7 @@ images: setup
 drill: images
 	$(DRILL) smoke
 
-test: images
+test: lint images
 	$(PYTEST) tests
 
 unit: setup

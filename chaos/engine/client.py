@@ -15,8 +15,8 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from chaos.errors import EngineError
 from chaos.engine.hostcmd import run_streaming
+from chaos.errors import EngineError
 from chaos.progress import Progress
 
 #: Engine start-up is ~5 s here; allow for a slow, busy machine.

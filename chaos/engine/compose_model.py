@@ -17,8 +17,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from chaos.yamlsource import did_you_mean
-
 #: Keys that a person may reasonably try, with why they are not offered.
 REFUSED_KEYS = {
     "privileged": "privileged containers are not allowed (and fail on this kind of host); "

@@ -129,8 +129,8 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
     """Start services in dependency order, independent ones at the same time."""
     lock = threading.Lock()
 
-    def bring_up(name: str, deps: dict[str, tuple[Future[Container], str]]) -> Container:
-        for dep, (future, condition) in deps.items():
+    def bring_up(name: str, deps: Mapping[str, tuple[Future[Container], str]]) -> Container:
+        for _dep, (future, condition) in deps.items():
             container = future.result()
             if condition == "service_healthy":
                 wait_healthy(container, deadline, cancel, progress)

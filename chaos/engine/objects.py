@@ -138,7 +138,8 @@ def create_container(client: docker.DockerClient, plan: ContainerPlan) -> Contai
         created = client.api.create_container(
             plan.image, command=plan.command, entrypoint=plan.entrypoint, name=plan.name,
             hostname=plan.hostname, environment=plan.environment, labels=plan.labels,
-            ports=[(int(k.split('/')[0]), k.split('/')[1]) for k in plan.ports] or None, host_config=host_config,
+            ports=[(int(k.split('/')[0]), k.split('/')[1]) for k in plan.ports] or None,
+            host_config=host_config,
             networking_config=networking, healthcheck=plan.healthcheck,
             stop_timeout=int(plan.stop_grace_period), detach=True)
         container = client.containers.get(created["Id"])

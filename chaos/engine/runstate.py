@@ -25,7 +25,7 @@ from chaos.errors import StateError
 STATE_VERSION = 1
 
 
-class Phase(str, enum.Enum):
+class Phase(enum.StrEnum):
     """Where a run is in its life."""
 
     STARTING = "starting"
