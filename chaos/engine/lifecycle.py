@@ -230,7 +230,7 @@ def teardown(client: docker.DockerClient | None, store: RunStore, run_id: str,
         for volume in objects.find_volumes(client, run_id):
             objects.remove_volume(volume)
             report.volumes.append(volume.name)
-    for device in loops.run_loop_devices(run_id):
+    for device in loops.run_loop_devices(run_id, store.run_dir(run_id)):
         loops.detach(device)
         report.loop_devices.append(device.device)
     store.forget(run_id)

@@ -23,7 +23,7 @@ class Leftovers:
                     or self.mounts)
 
 
-def leftovers(client: docker.DockerClient, run_id: str) -> Leftovers:
+def leftovers(client: docker.DockerClient, run_id: str, run_dir: Path | None = None) -> Leftovers:
     """Everything of `run_id` still on this machine (checked the way a person would)."""
     mounts = [line for line in Path("/proc/mounts").read_text().splitlines()
               if f"/chaos-drives/{run_id}/" in line or f"drill-{run_id}" in line]
@@ -31,6 +31,6 @@ def leftovers(client: docker.DockerClient, run_id: str) -> Leftovers:
         containers=[c.name for c in objects.find_containers(client, run_id)],
         networks=[n.name for n in objects.find_networks(client, run_id)],
         volumes=[v.name for v in objects.find_volumes(client, run_id)],
-        loop_devices=[d.device for d in loops.run_loop_devices(run_id)],
+        loop_devices=[d.device for d in loops.run_loop_devices(run_id, run_dir)],
         mounts=mounts,
     )

@@ -2,34 +2,49 @@
 
 from __future__ import annotations
 
-import json
-from unittest import mock
+from pathlib import Path
+
+import pytest
 
 from chaos.engine import loops
 from chaos.stack.raid import RaidStatus
 from chaos.stack.status import ServiceStatus, StackStatus, format_status
 
-LOSETUP = {"loopdevices": [
-    {"name": "/dev/loop0", "back-file": "/chaos-drives/r1/server-a/disk1/nbd"},
-    {"name": "/dev/loop1", "back-file": "/chaos-drives/r1/server-a/disk2/nbd (deleted)"},
-    {"name": "/dev/loop2", "back-file": "/chaos-drives/r2/backup/disk1/nbd"},
-    {"name": "/dev/loop3", "back-file": "/var/lib/someone-else.img"},
-    {"name": "/dev/loop4", "back-file": None},
-]}
+ATTACHED = {
+    "loop0": "/chaos-drives/r1/server-a/disk1/nbd",
+    "loop1": "/chaos-drives/r1/server-a/disk2/nbd",
+    "loop2": "/chaos-drives/r2/backup/disk1/nbd",
+    "loop3": "/var/lib/someone-else.img",
+    "loop4": "/nbd",  # r1's server-a/disk3, its server killed: only the record knows
+    "loop5": "/nbd",  # someone else's FUSE-backed device: never ours
+}
 
 
-def fake_losetup(*args: object, **kwargs: object) -> mock.Mock:
-    return mock.Mock(returncode=0, stdout=json.dumps(LOSETUP), stderr="")
+@pytest.fixture
+def sys_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, backing in ATTACHED.items():
+        (tmp_path / "sys" / name / "loop").mkdir(parents=True)
+        (tmp_path / "sys" / name / "loop" / "backing_file").write_text(backing + "\n")
+    (tmp_path / "sys" / "loop9").mkdir()  # not attached: no loop/ folder
+    monkeypatch.setattr(loops, "SYS_BLOCK", tmp_path / "sys")
+    run_dir = tmp_path / "runs" / "r1"
+    (run_dir / "server-a").mkdir(parents=True)
+    (run_dir / "server-a" / "loops").write_text(
+        "fuse disk1 0:50\nattaching disk1\ndisk1 /dev/loop0\n"
+        "fuse disk3 0:52\nattaching disk3\ndisk3 /dev/loop4\n")
+    return run_dir
 
 
-def test_loop_devices_are_found_by_run_and_nothing_else() -> None:
-    with mock.patch.object(loops, "run", fake_losetup), \
-            mock.patch.object(loops.shutil, "which", return_value="/sbin/losetup"):
-        every = loops.run_loop_devices()
-        mine = loops.run_loop_devices("r1")
+def test_loop_devices_are_found_by_path_and_by_record_only(sys_block: Path) -> None:
+    every = loops.run_loop_devices()
     assert [d.device for d in every] == ["/dev/loop0", "/dev/loop1", "/dev/loop2"]
-    assert [(d.device, d.service, d.drive) for d in mine] == [
-        ("/dev/loop0", "server-a", "disk1"), ("/dev/loop1", "server-a", "disk2")]
+    mine = loops.run_loop_devices("r1", sys_block)
+    assert [(d.device, d.service, d.drive, d.fuse_dev) for d in mine] == [
+        ("/dev/loop0", "server-a", "disk1", (0, 50)),
+        ("/dev/loop1", "server-a", "disk2", None),
+        ("/dev/loop4", "server-a", "disk3", (0, 52)),
+    ]
+    assert loops.run_loop_devices("r2", sys_block / "nonexistent")[0].device == "/dev/loop2"
 
 
 REPORT = {
