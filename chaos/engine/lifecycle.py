@@ -130,10 +130,10 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
     lock = threading.Lock()
 
     def bring_up(name: str, deps: Mapping[str, tuple[Future[Container], str]]) -> Container:
-        for _dep, (future, condition) in deps.items():
+        for future, condition in deps.values():
             container = future.result()
             if condition == "service_healthy":
-                wait_healthy(container, deadline, cancel, progress)
+                wait_healthy(container, deadline, cancel)
         if cancel.is_set():
             raise Cancelled("start-up cancelled")
         plan = plans[name]
@@ -152,16 +152,16 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
                     for dep, cond in project.service(name).depends_on.items()}
             futures[name] = pool.submit(bring_up, name, deps)
         try:
-            containers = [f.result() for f in futures.values()]
-            for container in containers:
-                wait_healthy(container, deadline, cancel, progress)
+            for name, future in futures.items():
+                wait_healthy(future.result(), deadline, cancel)
+                progress.info(f"   {name} is healthy")
         except BaseException:
             cancel.set()
             raise
 
 
-def wait_healthy(container: Container, deadline: float, cancel: threading.Event | None = None,
-                 progress: Progress | None = None) -> None:
+def wait_healthy(container: Container, deadline: float, cancel: threading.Event | None = None
+                 ) -> None:
     """Wait until the container is healthy (or running, without a healthcheck)."""
     service = container.labels.get(labels.SERVICE, container.name)
     while True:
@@ -171,8 +171,6 @@ def wait_healthy(container: Container, deadline: float, cancel: threading.Event 
                              f"(status {current.status}, exit code {current.exit_code})",
                              logs=objects.logs_tail(container))
         if current.health == "healthy" or (current.health is None and current.status == "running"):
-            if progress:
-                progress.info(f"   {service} is healthy")
             return
         if current.health == "unhealthy":
             raise StackError(f"service {service} is unhealthy: {objects.last_health_output(container)}",
