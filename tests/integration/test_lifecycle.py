@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -26,20 +28,21 @@ def test_warm_up_reuses_images_and_down_leaves_nothing(engine: docker.DockerClie
     assert "is up to date" in up.stderr
     run_id = RunStore(drill.state_root).current()
     assert run_id is not None
-    made = leftovers(engine, run_id)
+    run_dir = drill.state_root / "runs" / run_id
+    made = leftovers(engine, run_id, run_dir)
     assert len(made.containers) == 4 and len(made.networks) == 4
     assert len(made.loop_devices) == EXPECTED_LOOP_DEVICES, made
 
     drill.run("down")
 
     assert leftovers(engine, run_id).empty(), leftovers(engine, run_id)
-    assert not (drill.state_root / "runs" / run_id).exists()
+    assert not run_dir.exists()
 
 
 @pytest.mark.destructive
 @pytest.mark.parametrize("kill_after", ["creating 4 networks", "started server-", "server-a is healthy"])
 def test_clean_after_sigkill_mid_up_leaves_nothing(engine: docker.DockerClient, drill: Drill,
-                                                   kill_after: str) -> None:
+                                                   kill_after: str, tmp_path: Path) -> None:
     process = drill.popen("up")
     assert process.stdout is not None
     seen = []
@@ -55,11 +58,17 @@ def test_clean_after_sigkill_mid_up_leaves_nothing(engine: docker.DockerClient, 
         time.sleep(1.5)  # inside the servers' drive and RAID set-up
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    run_ids = [r for r in RunStore(drill.state_root).run_ids()]
+    run_ids = RunStore(drill.state_root).run_ids()
     assert run_ids, "the killed run left no record to clean from"
-
-    drill.run("clean")
-
+    # A copy of the servers' drive records: clean removes the run's folder.
+    records = tmp_path / "records"
     for run_id in run_ids:
-        assert leftovers(engine, run_id).empty(), leftovers(engine, run_id)
+        shutil.copytree(drill.state_root / "runs" / run_id, records / run_id)
+
+    cleaned = drill.run("clean")
+
+    assert f"removed {len(run_ids)} dead run" in cleaned.stdout, cleaned.stdout + cleaned.stderr
+    for run_id in run_ids:
+        left = leftovers(engine, run_id, records / run_id)
+        assert left.empty(), left
     assert RunStore(drill.state_root).run_ids() == []
