@@ -72,6 +72,8 @@ def format_status(status: StackStatus) -> str:
                 missing = " MISSING" if device.missing else ""
                 lines.append(f"  {'':<{width}}    devid {device.devid} {device.drive} "
                              f"{device.path}{missing}: {errors}")
+            for spare in service.raid.spares:
+                lines.append(f"  {'':<{width}}    spare {spare}")
     if not status.services:
         lines.append("  no containers")
     return "\n".join(lines)
