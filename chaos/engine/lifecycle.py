@@ -106,7 +106,8 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
 
 def _create_shared_objects(client: docker.DockerClient, project: ComposeProject, state: RunState,
                            store: RunStore, progress: Progress) -> None:
-    with progress.step(f"creating {len(project.spec.networks)} networks"):
+    count = len(project.spec.networks)
+    with progress.step(f"creating {count} network{'s' if count != 1 else ''}"):
         for name, spec in project.spec.networks.items():
             docker_name = objects.object_name(state.run_id, name)
             # Recorded before creation: a crash in between still leaves a record.
@@ -173,7 +174,8 @@ def wait_healthy(container: Container, deadline: float, cancel: threading.Event 
         if current.health == "healthy" or (current.health is None and current.status == "running"):
             return
         if current.health == "unhealthy":
-            raise StackError(f"service {service} is unhealthy: {objects.last_health_output(container)}",
+            raise StackError(f"service {service} is unhealthy: its healthcheck "
+                             f"{objects.last_health_check(container)}",
                              logs=objects.logs_tail(container))
         if time.monotonic() > deadline:
             raise StackError(f"service {service} did not become healthy in time "

@@ -181,10 +181,15 @@ def state_of(container: Container) -> ContainerState:
     return ContainerState(attrs.get("Status", "unknown"), health, attrs.get("ExitCode"))
 
 
-def last_health_output(container: Container) -> str:
-    """What the container's last healthcheck printed."""
+def last_health_check(container: Container) -> str:
+    """The container's last healthcheck: its command, exit code and output."""
     log = (container.attrs.get("State", {}).get("Health") or {}).get("Log") or []
-    return str(log[-1].get("Output", "")).strip() if log else ""
+    test = (container.attrs.get("Config", {}).get("Healthcheck") or {}).get("Test") or []
+    command = " ".join(test[1:]) if test[:1] in (["CMD"], ["CMD-SHELL"]) else " ".join(test)
+    if not log:
+        return f"`{command}` has not run yet"
+    output = str(log[-1].get("Output", "")).strip()
+    return f"`{command}` exited {log[-1].get('ExitCode')}" + (f": {output[:300]}" if output else "")
 
 
 def logs_tail(container: Container, lines: int = 30) -> str:

@@ -10,20 +10,32 @@ from pathlib import Path
 import docker
 import pytest
 
+from chaos.engine import labels, objects
 from chaos.engine.runstate import RunStore
 from tests.conftest import Drill
 from tests.integration.leftovers import leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-#: Drives the bundled stack attaches: 3 per server, 1 on the backup host.
-EXPECTED_LOOP_DEVICES = 3 + 3 + 1
+#: Drives the bundled stack attaches with `--drives 4`: 4 per server, 1 on the backup host.
+EXPECTED_LOOP_DEVICES = 4 + 4 + 1
+
+UNHEALTHY = """\
+services:
+  sick:
+    build: {context: %s}
+    entrypoint: ["sh", "-c", "echo booting; echo 'the disk is on fire' >&2; exec sleep 600"]
+    networks: [net]
+    healthcheck: {test: ["CMD", "false"], interval: 1s, timeout: 1s, retries: 1}
+networks:
+  net: {}
+"""
 
 
 def test_warm_up_reuses_images_and_down_leaves_nothing(engine: docker.DockerClient,
                                                        drill: Drill) -> None:
     drill.run("images")
-    up = drill.run("up")
+    up = drill.run("up", "--drives", "4")
     assert "building" not in up.stderr, up.stderr
     assert "is up to date" in up.stderr
     run_id = RunStore(drill.state_root).current()
@@ -71,4 +83,35 @@ def test_clean_after_sigkill_mid_up_leaves_nothing(engine: docker.DockerClient, 
     for run_id in run_ids:
         left = leftovers(engine, run_id, records / run_id)
         assert left.empty(), left
+    assert RunStore(drill.state_root).run_ids() == []
+
+
+def test_unhealthy_service_fails_up_with_its_logs_and_leaves_nothing(
+        engine: docker.DockerClient, drill: Drill, tmp_path: Path) -> None:
+    compose = tmp_path / "sick.yml"
+    compose.write_text(UNHEALTHY % (Path(__file__).resolve().parents[2] / "compose/images/edge"))
+    result = drill.run("up", "--compose", str(compose), "--health-timeout", "60", check=False)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "service sick is unhealthy" in result.stderr
+    assert "the disk is on fire" in result.stderr  # its last log lines
+    assert "Traceback" not in result.stderr
+    assert not [c.name for c in objects.find_containers(engine)
+                if c.labels.get(labels.STATE_ROOT) == str(drill.state_root)]
+    assert RunStore(drill.state_root).run_ids() == []
+
+
+@pytest.mark.destructive
+def test_sigterm_mid_up_removes_everything_it_made(engine: docker.DockerClient, drill: Drill) -> None:
+    process = drill.popen("up")
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "started server-" in line:
+            break
+    run_id = RunStore(drill.state_root).current()
+    assert run_id is not None
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 130, output
+    assert "interrupted" in output
+    assert leftovers(engine, run_id).empty(), leftovers(engine, run_id)
     assert RunStore(drill.state_root).run_ids() == []
