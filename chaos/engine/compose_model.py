@@ -12,9 +12,9 @@ import re
 import shlex
 import types
 import typing
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 #: Keys that a person may reasonably try, with why they are not offered.
@@ -125,15 +125,14 @@ def _scalars_to_strings(value: Any) -> Any:
     return value
 
 
+#: `{K: V}` or `["K=V"]`, numbers and booleans written as compose writes them.
+StringMap = Annotated[dict[str, str], BeforeValidator(lambda v: _scalars_to_strings(_mapping(v)))]
+
+
 class Build(Strict):
     context: str
     dockerfile: str = "Dockerfile"
-    args: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("args", mode="before")
-    @classmethod
-    def _args(cls, value: Any) -> Any:
-        return _scalars_to_strings(_mapping(value))
+    args: StringMap = Field(default_factory=dict)
 
 
 class Port(Strict):
@@ -284,7 +283,7 @@ class Service(Strict):
     build: Build | None = None
     command: list[str] | None = None
     entrypoint: list[str] | None = None
-    environment: dict[str, str] = Field(default_factory=dict)
+    environment: StringMap = Field(default_factory=dict)
     ports: list[Port] = Field(default_factory=list)
     networks: dict[str, ServiceNetwork] = Field(default_factory=dict)
     volumes: list[Mount] = Field(default_factory=list)
@@ -294,7 +293,7 @@ class Service(Strict):
     device_cgroup_rules: list[str] = Field(default_factory=list)
     security_opt: list[str] = Field(default_factory=list)
     healthcheck: Healthcheck | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: StringMap = Field(default_factory=dict)
     depends_on: dict[str, Dependency] = Field(default_factory=dict)
     hostname: str | None = None
     stop_grace_period: float = 10.0
@@ -308,11 +307,6 @@ class Service(Strict):
     @classmethod
     def _command(cls, value: Any) -> Any:
         return shlex.split(value) if isinstance(value, str) else value
-
-    @field_validator("environment", "labels", mode="before")
-    @classmethod
-    def _env(cls, value: Any) -> Any:
-        return _scalars_to_strings(_mapping(value))
 
     @field_validator("ports", mode="before")
     @classmethod
@@ -365,21 +359,11 @@ class Service(Strict):
 class NetworkSpec(Strict):
     driver: Literal["bridge"] = "bridge"
     internal: bool = False
-    labels: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _labels(cls, value: Any) -> Any:
-        return _scalars_to_strings(_mapping(value))
+    labels: StringMap = Field(default_factory=dict)
 
 
 class VolumeSpec(Strict):
-    labels: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _labels(cls, value: Any) -> Any:
-        return _scalars_to_strings(_mapping(value))
+    labels: StringMap = Field(default_factory=dict)
 
 
 class ComposeSpec(Strict):
