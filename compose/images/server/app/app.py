@@ -252,7 +252,7 @@ def download(upload_id: str):
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        return error(500, "storage", "recorded upload is missing from disk", id=upload_id)
+        return error(404, "storage", "recorded upload is missing from disk", id=upload_id)
     except OSError as e:
         return error(503, "storage", describe(e), id=upload_id)
     return Response(data, mimetype="application/octet-stream",

@@ -1,0 +1,95 @@
+"""Locust, headless, as its own process (or a master and N workers): started, watched, stopped.
+
+The harness never imports Locust: gevent's monkey-patching stays in these processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chaos.errors import HarnessError
+from chaos.load.settings import LoadSettings
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How much load, against what, for how long."""
+
+    host: str
+    settings: LoadSettings
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration: float = 30.0
+    #: 0: one process; N: Locust's distributed mode, a master and N worker processes.
+    workers: int = 0
+    extra_args: tuple[str, ...] = field(default=())
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+                   "--host", self.host, "--users", str(self.users),
+                   "--spawn-rate", str(self.spawn_rate), "--run-time", f"{max(1, round(self.duration))}s",
+                   "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5",
+                   "--loglevel", "WARNING",
+                   "--logfile", str(self.settings.out_dir / "locust.log")]
+        if self.workers:
+            command += ["--processes", str(self.workers)]
+        return command + list(self.extra_args)
+
+
+class LocustProcess:
+    """A running Locust; `wait` for its end or `stop` it early."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        self.plan = plan
+        plan.settings.out_dir.mkdir(parents=True, exist_ok=True)
+        self.output = plan.settings.out_dir / "locust-output.txt"
+        env = {**os.environ, **plan.settings.to_environment(), "PYTHONUNBUFFERED": "1"}
+        with self.output.open("wb") as out:
+            # Its own process group, so stopping it reaches every worker.
+            self.process = subprocess.Popen(plan.command(), stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env=env,
+                                            start_new_session=True)
+        self.started_at = time.time()
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the run to end by itself; returns Locust's exit code."""
+        limit = timeout if timeout is not None else self.plan.duration + 60
+        try:
+            code = self.process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise HarnessError(f"Locust did not finish within {limit:.0f} s; stopped it "
+                               f"(output in {self.output})") from None
+        if code != 0:
+            raise HarnessError(f"Locust failed (exit {code}): {self.tail()}")
+        return code
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGINT (Locust stops its users and writes its stats), then SIGKILL."""
+        if not self.running():
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGINT)
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no output)"

@@ -1,0 +1,177 @@
+"""What a fault did to the customer: first error, recovery, downtime, failed requests.
+
+A request is *good* when it succeeded within `patience` seconds, *bad*
+otherwise, and counts at the moment its answer arrived (its end): that is
+when the customer saw it.
+
+- The site is *down* from the last good answer before a bad one until the
+  next good answer (never before the fault).  A frozen edge that answers
+  nothing is down from its last answer: the stalled requests end bad (time-
+  outs) or late.
+- It has *recovered* at the first good answer from which availability (good
+  answers / all answers, over a sliding `window`) stays at or above
+  `threshold` for `hold` seconds; a window with no answer while requests were
+  outstanding counts as 0 %.  A recovery that does not hold is not one; an
+  outage still open at the end, or one whose hold the run did not last long
+  enough to see, is *not recovered* (no number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chaos.records import Request
+
+
+@dataclass(frozen=True)
+class RecoverySettings:
+    """How strict recovery is."""
+
+    #: Sliding window for availability, seconds.
+    window: float = 1.0
+    #: Availability (0..1) the window must keep.
+    threshold: float = 0.99
+    #: How long availability must hold for a recovery to count, seconds.
+    hold: float = 5.0
+    #: A successful answer slower than this is as bad as an error, seconds.
+    patience: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.hold < 0 or self.patience <= 0:
+            raise ValueError("window and patience must be above 0, hold at least 0")
+        if not 0 < self.threshold <= 1:
+            raise ValueError("threshold is a fraction between 0 (excluded) and 1")
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: float
+    end: float
+
+    @property
+    def length(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class FaultImpact:
+    """The customer's view of one fault, times in seconds after the fault."""
+
+    fault_at: float
+    #: When the first bad answer arrived; None if none did.
+    time_to_first_error: float | None
+    recovered: bool
+    #: When the held recovery began; None when not recovered.
+    time_to_recover: float | None
+    #: Total time down (all down intervals, flaps included).
+    downtime: float
+    down_intervals: tuple[Interval, ...]
+    failed_requests: int
+    slow_requests: int
+    #: Answers seen in the analysed span.
+    requests: int
+    #: Why it is not recovered, in words; None when recovered.
+    not_recovered_reason: str | None = None
+
+
+def is_good(request: Request, settings: RecoverySettings) -> bool:
+    return request.ok and request.duration <= settings.patience
+
+
+def analyse_fault(requests: Sequence[Request], fault_at: float, end_at: float,
+                  settings: RecoverySettings | None = None) -> FaultImpact:
+    """The impact of a fault at `fault_at`, looking at answers up to `end_at`."""
+    settings = settings or RecoverySettings()
+    answers = sorted((r for r in requests if fault_at <= r.end <= end_at), key=lambda r: r.end)
+    first_bad = next((r for r in answers if not is_good(r, settings)), None)
+    failed = sum(1 for r in answers if not r.ok)
+    slow = sum(1 for r in answers if r.ok and r.duration > settings.patience)
+    if first_bad is None:
+        return FaultImpact(fault_at, None, True, 0.0, 0.0, (), failed, slow, len(answers))
+    intervals = _down_intervals(requests, answers, fault_at, end_at, settings)
+    downtime = sum(i.length for i in intervals)
+    recovery_at, reason = _held_recovery(requests, answers, first_bad.end, end_at, settings)
+    return FaultImpact(
+        fault_at=fault_at,
+        time_to_first_error=first_bad.end - fault_at,
+        recovered=recovery_at is not None,
+        time_to_recover=None if recovery_at is None else recovery_at - fault_at,
+        downtime=downtime,
+        down_intervals=tuple(intervals),
+        failed_requests=failed,
+        slow_requests=slow,
+        requests=len(answers),
+        not_recovered_reason=reason,
+    )
+
+
+def _last_good_before(requests: Sequence[Request], moment: float, settings: RecoverySettings
+                      ) -> float | None:
+    ends = [r.end for r in requests if r.end < moment and is_good(r, settings)]
+    return max(ends) if ends else None
+
+
+def _down_intervals(requests: Sequence[Request], answers: Sequence[Request], fault_at: float,
+                    end_at: float, settings: RecoverySettings) -> list[Interval]:
+    intervals: list[Interval] = []
+    last_good = max(fault_at, _last_good_before(requests, fault_at, settings) or fault_at)
+    down_since: float | None = None
+    for answer in answers:
+        if is_good(answer, settings):
+            if down_since is not None:
+                intervals.append(Interval(down_since, answer.end))
+                down_since = None
+            last_good = answer.end
+        elif down_since is None:
+            down_since = last_good
+    if down_since is not None:
+        intervals.append(Interval(down_since, end_at))
+    return intervals
+
+
+def _held_recovery(requests: Sequence[Request], answers: Sequence[Request], after: float,
+                   end_at: float, settings: RecoverySettings) -> tuple[float | None, str | None]:
+    """The first good answer after `after` from which availability holds; else (None, why)."""
+    candidates = [a for a in answers if a.end >= after and is_good(a, settings)]
+    index = 0
+    while index < len(candidates):
+        start = candidates[index].end
+        if start + settings.hold > end_at:
+            return None, (f"the site answered again {start - after:.3f} s after the first error, "
+                          f"but the run ended before availability held for {settings.hold:g} s")
+        failed_at = _first_failing_window(requests, answers, start, start + settings.hold, settings)
+        if failed_at is None:
+            return start, None
+        # Every candidate up to the failing moment shares that window: skip past it.
+        while index < len(candidates) and candidates[index].end <= failed_at:
+            index += 1
+    last_bad = max((a.end for a in answers if not is_good(a, settings)), default=after)
+    return None, f"still failing at the end of the run (last bad answer {last_bad - after:.3f} s after the first)"
+
+
+def _first_failing_window(requests: Sequence[Request], answers: Sequence[Request], start: float,
+                          until: float, settings: RecoverySettings) -> float | None:
+    """End of the first window in [start, until] below threshold, or None if all hold."""
+    span = [a for a in answers if start <= a.end <= until]
+    good_flags = [is_good(a, settings) for a in span]
+    low = 0
+    good = 0
+    for high, answer in enumerate(span):
+        good += good_flags[high]
+        while span[low].end < answer.end - settings.window:
+            good -= good_flags[low]
+            low += 1
+        if good / (high - low + 1) < settings.threshold:
+            return answer.end
+    # A stall: no answer for longer than a window while a request was outstanding.
+    ends = [start] + [a.end for a in span] + [until]
+    for before, after in zip(ends, ends[1:], strict=False):
+        if after - before > settings.window and _waited(requests, before, after, settings.window):
+            return after
+    return None
+
+
+def _waited(requests: Sequence[Request], since: float, until: float, longer_than: float) -> bool:
+    """Whether some request waited unanswered for more than `longer_than` within (since, until)."""
+    return any(min(r.end, until) - max(r.start, since) > longer_than for r in requests)
