@@ -12,6 +12,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from chaos.engine.runstate import RunState, RunStore
+
 ROOT = Path(__file__).resolve().parents[1]
 DRILL = [sys.executable, "-m", "chaos"]
 
@@ -61,3 +63,12 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
     yield runner
     if any((runner.state_root / "runs").glob("*")):
         runner.run("clean", "--all", check=False)
+
+
+@pytest.fixture(scope="session")
+def stack(engine: docker.DockerClient, drill: Drill) -> Iterator[RunState]:
+    """One bundled stack shared by the tests that only look at it or restore what they change."""
+    drill.run("up")
+    state = RunStore(drill.state_root).resolve(None)
+    yield state
+    drill.run("down", "--run", state.run_id)

@@ -215,6 +215,29 @@ def exec_in(container: Container, command: list[str], *, timeout: float = 20.0) 
     return ExecResult(int(code if code is not None else -1), (output or b"").decode(errors="replace"))
 
 
+def pause(container: Container) -> None:
+    """Freeze every process of the container (the cgroup freezer)."""
+    try:
+        container.pause()
+    except DockerException as e:
+        raise EngineError(f"pausing {container.name} failed: {e}") from e
+
+
+def unpause(container: Container) -> None:
+    try:
+        container.unpause()
+    except DockerException as e:
+        raise EngineError(f"unpausing {container.name} failed: {e}") from e
+
+
+def service_container(client: docker.DockerClient, run_id: str, service: str) -> Container:
+    """The container of one service of a run."""
+    for container in find_containers(client, run_id):
+        if container.labels.get(labels.SERVICE) == service:
+            return container
+    raise StackError(f"run {run_id} has no container for service {service}")
+
+
 def published_port(container: Container, target: str) -> tuple[str, int] | None:
     """The host (ip, port) a container port is published on, if any."""
     container.reload()

@@ -7,7 +7,8 @@ when the customer saw it.
 - The site is *down* from the last good answer before a bad one until the
   next good answer (never before the fault).  A frozen edge that answers
   nothing is down from its last answer: the stalled requests end bad (time-
-  outs) or late.
+  outs) or late.  A bad answer to a request sent before the last good answer
+  is a straggler of an outage already counted, and opens no new one.
 - It has *recovered* at the first good answer from which availability (good
   answers / all answers, over a sliding `window`) stays at or above
   `threshold` for `hold` seconds; a window with no answer while requests were
@@ -34,8 +35,10 @@ class RecoverySettings:
     threshold: float = 0.99
     #: How long availability must hold for a recovery to count, seconds.
     hold: float = 5.0
-    #: A successful answer slower than this is as bad as an error, seconds.
-    patience: float = 2.0
+    #: A successful answer slower than this is as bad as an error (the customer gave
+    #: up), seconds.  Slowness below it is a latency matter, measured per phase.
+    #: The load's own request time-out is 10 s.
+    patience: float = 10.0
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.hold < 0 or self.patience <= 0:
@@ -123,7 +126,9 @@ def _down_intervals(requests: Sequence[Request], answers: Sequence[Request], fau
                 intervals.append(Interval(down_since, answer.end))
                 down_since = None
             last_good = answer.end
-        elif down_since is None:
+        elif down_since is None and answer.start >= last_good:
+            # A bad answer to a request sent before the last good answer is a straggler
+            # of an outage already counted (a time-out arriving after the site came back).
             down_since = last_good
     if down_since is not None:
         intervals.append(Interval(down_since, end_at))
@@ -147,13 +152,16 @@ def _held_recovery(requests: Sequence[Request], answers: Sequence[Request], afte
         while index < len(candidates) and candidates[index].end <= failed_at:
             index += 1
     last_bad = max((a.end for a in answers if not is_good(a, settings)), default=after)
-    return None, f"still failing at the end of the run (last bad answer {last_bad - after:.3f} s after the first)"
+    return None, (f"still failing at the end of the run (last bad answer "
+                  f"{last_bad - after:.3f} s after the first)")
 
 
 def _first_failing_window(requests: Sequence[Request], answers: Sequence[Request], start: float,
                           until: float, settings: RecoverySettings) -> float | None:
     """End of the first window in [start, until] below threshold, or None if all hold."""
-    span = [a for a in answers if start <= a.end <= until]
+    # Requests sent before the candidate recovery that end badly are stragglers, not evidence.
+    span = [a for a in answers
+            if start <= a.end <= until and (a.start >= start or is_good(a, settings))]
     good_flags = [is_good(a, settings) for a in span]
     low = 0
     good = 0
@@ -167,11 +175,15 @@ def _first_failing_window(requests: Sequence[Request], answers: Sequence[Request
     # A stall: no answer for longer than a window while a request was outstanding.
     ends = [start] + [a.end for a in span] + [until]
     for before, after in zip(ends, ends[1:], strict=False):
-        if after - before > settings.window and _waited(requests, before, after, settings.window):
+        if after - before > settings.window and _waited(requests, start, before, after,
+                                                        settings.window):
             return after
     return None
 
 
-def _waited(requests: Sequence[Request], since: float, until: float, longer_than: float) -> bool:
-    """Whether some request waited unanswered for more than `longer_than` within (since, until)."""
-    return any(min(r.end, until) - max(r.start, since) > longer_than for r in requests)
+def _waited(requests: Sequence[Request], sent_after: float, since: float, until: float,
+            longer_than: float) -> bool:
+    """Whether a request sent after `sent_after` waited unanswered for more than
+    `longer_than` within (since, until)."""
+    return any(r.start >= sent_after and min(r.end, until) - max(r.start, since) > longer_than
+               for r in requests)

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
 
 import docker
 import pytest
@@ -14,18 +13,10 @@ import requests
 import testinfra
 
 from chaos.engine import objects
-from chaos.engine.runstate import RunState, RunStore
+from chaos.engine.runstate import RunState
 from tests.conftest import Drill
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def stack(engine: docker.DockerClient, drill: Drill) -> Iterator[RunState]:
-    drill.run("up")
-    state = RunStore(drill.state_root).resolve(None)
-    yield state
-    drill.run("down", "--run", state.run_id)
 
 
 def host(state: RunState, service: str) -> testinfra.host.Host:

@@ -181,3 +181,12 @@ def test_short_last_row_of_a_killed_process_is_skipped(tmp_path: Path) -> None:
     path = tmp_path / "timeline.csv"
     path.write_text("start,duration,name,status,ok,error,bytes,source\n1,1,x,200,1,,0,load\n2,0.")
     assert len(read_timeline([path])) == 1
+
+
+def test_a_time_out_arriving_after_recovery_is_a_straggler_not_a_new_outage() -> None:
+    straggler = Request(T0 + 11.5, 1.0, "probe /healthz", 0, False, "ReadTimeout", source="probe")
+    timeline = steady(0, 10) + steady(10, 12, ok=False) + steady(12, 30) + [straggler]
+    impact = analyse_fault(timeline, T0 + 10, T0 + 30, SETTINGS)
+    assert len(impact.down_intervals) == 1
+    assert impact.downtime == pytest.approx(2.0, abs=0.011)
+    assert impact.time_to_recover == pytest.approx(2.005, abs=1e-6)

@@ -1,0 +1,1 @@
+"""What a run leaves for people and CI: text now; JSON schema, HTML, JUnit later."""
