@@ -179,7 +179,7 @@ def parse_size_range(value: str) -> tuple[int, int]:
               help="Users started per second.")
 @click.option("--mix", default="", metavar="NAME=W,...",
               help="Weights of browse_static, browse_db, upload, read. [default: 4,3,2,1]")
-@click.option("--upload-size", default="1k-256k", show_default=True, help="Upload sizes, MIN-MAX.")
+@click.option("--upload-size", default="1k-64k", show_default=True, help="Upload sizes, MIN-MAX.")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Locust's distributed mode: a master and this many worker processes.")
 @click.option("--prober-rate", type=click.FloatRange(0, 100), default=10.0, show_default=True,

@@ -52,7 +52,6 @@ class _Recorder:
 RECORDER = _Recorder()
 
 
-@events.request.add_listener
 def _record_request(request_type: str, name: str, response_time: float, response_length: int,
                     response: Any = None, exception: BaseException | None = None,
                     start_time: float | None = None, **_: Any) -> None:
@@ -62,6 +61,10 @@ def _record_request(request_type: str, name: str, response_time: float, response
     error = "" if exception is None else f"{type(exception).__name__}: {exception}"
     timeline.add(started, response_time / 1000, f"{request_type} {name}", status, exception is None,
                  error, response_length or 0)
+
+
+if SETTINGS.record:
+    events.request.add_listener(_record_request)
 
 
 @events.quitting.add_listener
@@ -119,8 +122,9 @@ class HostingUser(FastHttpUser):
                 answer.failure("acknowledged with the wrong id or sha256")
                 return
         # Acknowledged: the customer was told it is stored. It must never be lost.
-        _timeline, ledger = RECORDER.files()
-        ledger.add(upload_id, digest, size, acknowledged_at)
+        if SETTINGS.record:
+            _timeline, ledger = RECORDER.files()
+            ledger.add(upload_id, digest, size, acknowledged_at)
         self.acknowledged.append((upload_id, digest))
 
     @task(SETTINGS.mix.read)

@@ -53,23 +53,27 @@ class LoadSettings:
     out_dir: Path
     mix: Mix = field(default_factory=Mix)
     upload_min: int = 1024
-    upload_max: int = 256 * 1024
+    upload_max: int = 64 * 1024
     wait_min: float = 0.1
     wait_max: float = 0.5
     timeout: float = 10.0
+    #: Write the timeline and ledger (off only to measure what recording costs).
+    record: bool = True
 
     def to_environment(self) -> dict[str, str]:
         return {f"{ENV_PREFIX}OUT": str(self.out_dir), f"{ENV_PREFIX}MIX": str(self.mix),
                 f"{ENV_PREFIX}UPLOAD": f"{self.upload_min},{self.upload_max}",
                 f"{ENV_PREFIX}WAIT": f"{self.wait_min},{self.wait_max}",
-                f"{ENV_PREFIX}TIMEOUT": str(self.timeout)}
+                f"{ENV_PREFIX}TIMEOUT": str(self.timeout),
+                f"{ENV_PREFIX}RECORD": "1" if self.record else "0"}
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str]) -> LoadSettings:
-        upload = env.get(f"{ENV_PREFIX}UPLOAD", "1024,262144").split(",")
+        upload = env.get(f"{ENV_PREFIX}UPLOAD", "1024,65536").split(",")
         wait = env.get(f"{ENV_PREFIX}WAIT", "0.1,0.5").split(",")
         return cls(out_dir=Path(env.get(f"{ENV_PREFIX}OUT", os.getcwd())),
                    mix=Mix.parse(env.get(f"{ENV_PREFIX}MIX", "")),
                    upload_min=int(upload[0]), upload_max=int(upload[1]),
                    wait_min=float(wait[0]), wait_max=float(wait[1]),
-                   timeout=float(env.get(f"{ENV_PREFIX}TIMEOUT", "10")))
+                   timeout=float(env.get(f"{ENV_PREFIX}TIMEOUT", "10")),
+                   record=env.get(f"{ENV_PREFIX}RECORD", "1") != "0")

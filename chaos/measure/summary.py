@@ -74,4 +74,12 @@ def measure(requests: Sequence[Request], acks: Sequence[Ack], started_at: float,
     return Measurements(
         started_at=started_at, ended_at=ended_at, requests=len(requests),
         failed=sum(1 for r in requests if not r.ok), acknowledged_uploads=len(acks),
-        settings=settings, overall=phases(load, started_at, ended_at)[0], faults=results, loss=loss)
+        settings=settings, overall=_overall(load, started_at, ended_at), faults=results, loss=loss)
+
+
+def _overall(load: Sequence[Request], started_at: float, ended_at: float) -> PhaseStats:
+    """The whole run, from the first request sent to the last answer (not Locust's start-up)."""
+    if load:
+        started_at = min(r.start for r in load)
+        ended_at = max(max(r.end for r in load), started_at + 1e-6)
+    return phases(load, started_at, ended_at)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from chaos.load.settings import LoadSettings
 from chaos.load.verify import read_back
 from chaos.measure.recovery import RecoverySettings
 from chaos.measure.summary import FaultMark, measure
+from tests.conftest import Drill
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -88,3 +90,15 @@ def test_uploads_deleted_or_corrupted_on_the_server_are_reported_exactly(
     assert set(loss.corrupt_ids) == corrupted
     assert loss.intact == len(records.acks) - 12 and not loss.unreadable_ids
     assert loss.lost_between is not None
+
+
+def test_drill_load_prints_and_writes_its_measurements(stack: RunState, drill: Drill,
+                                                      tmp_path: Path) -> None:
+    result = drill.run("load", "--run", stack.run_id, "--duration", "5s", "--users", "5",
+                       "--out", str(tmp_path))
+    assert "uploads acknowledged" in result.stdout and "intact" in result.stdout
+    data = json.loads((tmp_path / "measurements.json").read_text())
+    assert data["schema_version"] == 1 and data["requests"] > 0
+    assert data["loss"]["intact"] == data["acknowledged_uploads"] > 0
+    assert data["loss"]["lost"] == 0
+    assert list(tmp_path.glob("timeline-load-*.csv")) and (tmp_path / "timeline-probe.csv").exists()
