@@ -27,7 +27,7 @@ unit: setup
 	$(PYTEST) tests -m "not integration"
 
 lint: setup
-	$(VENV)/bin/ruff check chaos tests
+	$(VENV)/bin/ruff check chaos tests bench
 	$(VENV)/bin/mypy chaos
 
 clean: setup
