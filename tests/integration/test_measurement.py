@@ -92,13 +92,16 @@ def test_uploads_deleted_or_corrupted_on_the_server_are_reported_exactly(
     assert loss.lost_between is not None
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])
 def test_drill_load_prints_and_writes_its_measurements(stack: RunState, drill: Drill,
-                                                      tmp_path: Path) -> None:
-    result = drill.run("load", "--run", stack.run_id, "--duration", "5s", "--users", "5",
-                       "--out", str(tmp_path))
+                                                      tmp_path: Path, workers: str) -> None:
+    result = drill.run("load", "--run", stack.run_id, "--duration", "5s", "--users", "6",
+                       "--workers", workers, "--out", str(tmp_path))
     assert "uploads acknowledged" in result.stdout and "intact" in result.stdout
     data = json.loads((tmp_path / "measurements.json").read_text())
     assert data["schema_version"] == 1 and data["requests"] > 0
     assert data["loss"]["intact"] == data["acknowledged_uploads"] > 0
     assert data["loss"]["lost"] == 0
-    assert list(tmp_path.glob("timeline-load-*.csv")) and (tmp_path / "timeline-probe.csv").exists()
+    assert (tmp_path / "timeline-probe.csv").exists()
+    # One timeline per process that made requests: Locust's workers each wrote their own.
+    assert len(list(tmp_path.glob("timeline-load-*.csv"))) == max(1, int(workers))
