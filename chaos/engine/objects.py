@@ -19,7 +19,8 @@ from docker.types import Mount as DockerMount
 
 from chaos.engine import labels
 from chaos.engine.compose import ComposeProject
-from chaos.errors import EngineError, StackError
+from chaos.errors import EngineError, InputError, StackError
+from chaos.yamlsource import did_you_mean
 
 NANOSECONDS = 1_000_000_000
 
@@ -232,10 +233,13 @@ def unpause(container: Container) -> None:
 
 def service_container(client: docker.DockerClient, run_id: str, service: str) -> Container:
     """The container of one service of a run."""
-    for container in find_containers(client, run_id):
+    containers = find_containers(client, run_id)
+    for container in containers:
         if container.labels.get(labels.SERVICE) == service:
             return container
-    raise StackError(f"run {run_id} has no container for service {service}")
+    names = sorted(c.labels.get(labels.SERVICE, c.name) for c in containers)
+    raise InputError(f"run {run_id} has no service {service!r}{did_you_mean(service, names)} "
+                     f"(services: {', '.join(names) or 'none'})")
 
 
 def published_port(container: Container, target: str) -> tuple[str, int] | None:

@@ -1,0 +1,9 @@
+"""`drill`: the command line. Verbs live in modules by topic; `main` is the only place that exits.
+
+Verbs: images, up, status, down, clean, smoke (stack); load; faults, inject, rollback, raid (faults).
+"""
+
+from chaos.cli import faults, load, stack  # noqa: F401  (registers the verbs)
+from chaos.cli.base import cli, main
+
+__all__ = ["cli", "main"]
