@@ -231,6 +231,22 @@ def unpause(container: Container) -> None:
         raise EngineError(f"unpausing {container.name} failed: {e}") from e
 
 
+def stop(container: Container, *, grace: float = 10.0) -> None:
+    """An orderly stop (SIGTERM, then SIGKILL after `grace`)."""
+    try:
+        container.stop(timeout=int(grace))
+    except DockerException as e:
+        raise EngineError(f"stopping {container.name} failed: {e}") from e
+
+
+def restart(container: Container) -> None:
+    """Start a stopped container again."""
+    try:
+        container.start()
+    except DockerException as e:
+        raise EngineError(f"starting {container.name} failed: {e}") from e
+
+
 def service_container(client: docker.DockerClient, run_id: str, service: str) -> Container:
     """The container of one service of a run."""
     containers = find_containers(client, run_id)

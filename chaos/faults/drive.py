@@ -40,13 +40,15 @@ def _confirm_failing(ctx: FaultContext, drive: Drive, operation: str, injection:
         return injection
     injection.confirmed = True
     injection.effective_at = effective_at
-    injection.evidence = f"direct {operation} of {drive.loop} failed: {_last_line(probe.output)}"
+    injection.evidence = f"direct {operation} of {drive.loop} failed: {_error_line(probe.output)}"
     return injection
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1][:160] if lines else "(no output)"
+def _error_line(text: str) -> str:
+    """dd's complaint ("error writing ...: Input/output error"), else its last line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or ["(no output)"])[0][:160]
 
 
 class _ErrorFault(Fault):

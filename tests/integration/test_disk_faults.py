@@ -1,0 +1,171 @@
+"""Drive faults on the real stack: one failing member, all members failing, slow and hung drives."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+import requests
+
+from chaos.engine import objects
+from chaos.engine.runstate import RunState, RunStore
+from chaos.faults.base import FaultContext
+from chaos.faults.registry import make_fault
+from chaos.stack.raid_ops import remount
+from tests.conftest import Drill
+
+pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def disks(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
+    """A stack of its own: these tests break its drives."""
+    drill.run("up")
+    store = RunStore(drill.state_root)
+    state = store.resolve(None)
+    ctx = FaultContext(engine, state.run_id, store.run_dir(state.run_id))
+    yield state, ctx
+    drill.run("rollback", "--all", "--run", state.run_id, check=False)
+    drill.run("down", "--run", state.run_id)
+
+
+def upload(url: str, size: int = 16 * 1024, timeout: float = 10) -> requests.Response:
+    return requests.post(f"{url}/upload", data=os.urandom(size), timeout=timeout)
+
+
+def write_errors(ctx: FaultContext, drive: str) -> int:
+    raid = ctx.machine("server-a").raid()
+    return next(d.errors["write_io_errs"] for d in raid.devices if d.drive == drive)
+
+
+def test_write_error_on_one_member_keeps_the_site_writable(disks: tuple[RunState, FaultContext]) -> None:
+    state, ctx = disks
+    fault = make_fault("write-error")
+    injection = fault.inject(ctx, "server-a/disk1")
+    try:
+        assert injection.confirmed, injection.evidence
+        assert injection.latency is not None and injection.latency < 0.1
+        counts = []
+        for _ in range(3):
+            answer = upload(state.edge_url or "")
+            assert answer.status_code == 201 and answer.headers["X-Served-By"] == "server-a"
+            ctx.machine("server-a").run("sync")
+            counts.append(write_errors(ctx, "disk1"))
+        assert counts[0] > 0 and counts[-1] > counts[0], counts  # rising
+        assert write_errors(ctx, "disk2") == 0
+        assert not ctx.machine("server-a").raid().read_only
+    finally:
+        fault.rollback(ctx, "server-a/disk1")
+    before = write_errors(ctx, "disk1")
+    for _ in range(3):
+        assert upload(state.edge_url or "").status_code == 201
+    ctx.machine("server-a").run("sync")
+    assert write_errors(ctx, "disk1") == before  # rollback stopped the errors
+
+
+def test_write_error_on_every_member_flips_read_only_until_remounted(
+        disks: tuple[RunState, FaultContext], engine: docker.DockerClient) -> None:
+    state, ctx = disks
+    url = state.edge_url or ""
+    earlier = upload(url)
+    assert earlier.status_code == 201
+    server_b = objects.service_container(engine, state.run_id, "server-b")
+    objects.stop(server_b)  # no failover: the story of a single main server
+    fault = make_fault("write-error")
+    try:
+        for drive in ("server-a/disk1", "server-a/disk2"):
+            assert fault.inject(ctx, drive).confirmed
+        deadline = time.monotonic() + 30
+        while not ctx.machine("server-a").raid().read_only:
+            upload(url)  # writes make btrfs notice
+            assert time.monotonic() < deadline, "the filesystem never went read-only"
+            time.sleep(0.5)
+        assert upload(url).status_code >= 500
+        assert requests.get(f"{url}/healthz", timeout=10).status_code >= 500
+        page = requests.get(f"{url}/page/2", timeout=10)
+        again = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
+        print(f"\nread-only server-a: page {page.status_code}, earlier upload {again.status_code}")
+    finally:
+        for drive in ("server-a/disk1", "server-a/disk2"):
+            fault.rollback(ctx, drive)
+    remount(ctx.machine("server-a"))
+    raid = ctx.machine("server-a").raid()
+    assert not raid.read_only
+    assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
+    assert upload(url).status_code == 201
+    read = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
+    assert read.status_code == 200
+    objects.restart(server_b)
+
+
+def upload_latencies(url: str, count: int, size: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        assert upload(url, size, timeout=60).status_code == 201
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def test_slow_drive_raises_upload_latency(disks: tuple[RunState, FaultContext]) -> None:
+    state, ctx = disks
+    url = state.edge_url or ""
+    before = upload_latencies(url, 10, 256 * 1024)
+    fault = make_fault("slow", {"rate": "1M"})
+    injection = fault.inject(ctx, "server-a/disk1")
+    try:
+        assert injection.confirmed, injection.evidence
+        during = upload_latencies(url, 10, 256 * 1024)
+    finally:
+        fault.rollback(ctx, "server-a/disk1")
+    print(f"\n256 KiB uploads: median {statistics.median(before) * 1000:.0f} ms before, "
+          f"{statistics.median(during) * 1000:.0f} ms with server-a/disk1 capped at 1 MB/s "
+          f"({injection.evidence}; in effect {injection.latency:.2f} s after being asked)")
+    assert statistics.median(during) > 2 * statistics.median(before)
+
+
+def test_hang_stalls_writes_until_released(disks: tuple[RunState, FaultContext]) -> None:
+    state, ctx = disks
+    url = state.edge_url or ""
+    fault = make_fault("hang")
+    injection = fault.inject(ctx, "server-a/disk1")
+    result: dict[str, object] = {}
+
+    def write() -> None:
+        started = time.perf_counter()
+        result["status"] = upload(url, timeout=60).status_code
+        result["seconds"] = time.perf_counter() - started
+
+    writer = threading.Thread(target=write)
+    try:
+        assert injection.confirmed
+        writer.start()
+        writer.join(timeout=3)
+        assert writer.is_alive(), f"the upload finished on a hung drive: {result}"
+    finally:
+        released = time.perf_counter()
+        fault.rollback(ctx, "server-a/disk1")
+    writer.join(timeout=30)
+    print(f"\nupload held by a hung drive completed {time.perf_counter() - released:.2f} s "
+          f"after release, {result.get('seconds', 0):.1f} s in all")
+    assert result.get("status") == 201
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["inject", "wirte-error", "server-a/disk1"], "did you mean 'write-error'"),
+    (["inject", "write-error", "server-z/disk1"], "servers: backup, server-a, server-b"),
+    (["inject", "write-error", "server-a/disk9"], "drives: disk1, disk2, disk3"),
+    (["inject", "write-error", "server-a"], "write SERVER/DRIVE"),
+    (["inject", "slow", "server-a/disk1", "--set", "speed=1M"], "parameters: rate"),
+])
+def test_unknown_fault_or_target_is_a_clear_error(disks: tuple[RunState, FaultContext],
+                                                  drill: Drill, args: list[str], expected: str) -> None:
+    state, _ = disks
+    result = drill.run(*args, "--run", state.run_id, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
