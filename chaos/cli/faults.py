@@ -1,4 +1,4 @@
-"""Fault verbs: faults (the registry), inject, rollback, raid (probe and operations)."""
+"""Fault verbs: faults (the registry), inject, rollback; raid (probe and operations), backup, restore."""
 
 from __future__ import annotations
 
@@ -85,21 +85,86 @@ def rollback(progress: Progress, fault: str | None, target: str | None, everythi
 
 @cli.command()
 @click.argument("server")
-@click.argument("operation", required=False, type=click.Choice(["status", "remount"]),
-                default="status")
+@click.argument("operation", required=False, default="status",
+                type=click.Choice(["status", "remount", "replace", "scrub"]))
+@click.argument("drives", nargs=-1)
 @click.option("--run", "run_id", default=None, help="The run. [default: the current one]")
 @click.option("--json", "as_json", is_flag=True, help="Print the probe as JSON.")
 @click.pass_obj
-def raid(progress: Progress, server: str, operation: str, run_id: str | None, as_json: bool) -> None:
-    """Probe a server's array, or operate on it (remount)."""
+def raid(progress: Progress, server: str, operation: str, drives: tuple[str, ...],
+         run_id: str | None, as_json: bool) -> None:
+    """Probe SERVER's array, or operate on it.
+
+    \b
+    drill raid server-a                       members, error counters, degraded, read-only
+    drill raid server-a remount               a read-only /srv back read-write
+    drill raid server-a replace disk1 disk3   rebuild member disk1 onto drive disk3
+    drill raid server-a scrub                 check every block; repair from the mirror
+    """
     from dataclasses import asdict
 
-    from chaos.stack.raid_ops import remount
+    from chaos.stack import raid_ops
+    from chaos.stack.drives import resolve_drive
 
     ctx = _context(run_id, progress)
     machine = ctx.machine(server)
     if operation == "remount":
         with progress.step(f"remounting {server}:/srv"):
-            remount(machine)
+            raid_ops.remount(machine)
+    elif operation == "replace":
+        if len(drives) != 2:
+            raise InputError("replace needs SOURCE and TARGET drives, e.g. `replace disk1 disk3`")
+        target = resolve_drive(ctx.run_dir, f"{server}/{drives[1]}")
+        with progress.step(f"rebuilding {server}/{drives[0]} onto {target.name}"):
+            result = raid_ops.replace(machine, drives[0], target,
+                                      on_progress=lambda p: progress.detail(f"{p:.1f}% done"))
+        click.echo(f"replace {result.state} after {result.seconds:.1f} s: {result.status}")
+        if not result.finished:
+            raise StackError(f"the rebuild of {server}/{drives[0]} failed")
+    elif operation == "scrub":
+        with progress.step(f"scrubbing {server}:/srv"):
+            found = raid_ops.scrub(machine)
+        click.echo(f"scrub: {found.errors} error(s), {found.corrected} corrected, "
+                   f"{found.uncorrectable} uncorrectable")
     status = machine.raid()
     click.echo(json.dumps(asdict(status), indent=2) if as_json else f"{server}: {status.summary()}")
+
+
+@cli.command()
+@click.argument("operation", type=click.Choice(["take", "list"]), default="list", required=False)
+@click.option("--run", "run_id", default=None, help="The run. [default: the current one]")
+@click.pass_obj
+def backup(progress: Progress, operation: str, run_id: str | None) -> None:
+    """Take a backup of server-a now, or list the backup host's backups."""
+    from chaos.stack.backups import list_backups, take_backup
+
+    host = _context(run_id, progress).machine("backup")
+    backups = [take_backup(host)] if operation == "take" else list_backups(host)
+    for item in backups:
+        click.echo(f"{item.name}  of {item.source}, {item.uploads} uploads, "
+                   f"taken in {item.finished_at - item.taken_at:.1f} s")
+    if not backups:
+        click.echo("no backups yet")
+
+
+@cli.command()
+@click.argument("server")
+@click.option("--backup", "name", default=None, help="The backup to restore. [default: the latest]")
+@click.option("--run", "run_id", default=None, help="The run. [default: the current one]")
+@click.pass_obj
+def restore(progress: Progress, server: str, name: str | None, run_id: str | None) -> None:
+    """Rebuild SERVER's array from scratch and restore a backup onto it."""
+    from chaos.stack import raid_ops
+    from chaos.stack.backups import list_backups
+
+    ctx = _context(run_id, progress)
+    backups = list_backups(ctx.machine("backup"))
+    names = [b.name for b in backups]
+    if not backups:
+        raise StackError("the backup host has no backup yet", hint="take one: `drill backup take`")
+    chosen = name or names[-1]
+    if chosen not in names:
+        raise InputError(f"no backup {chosen!r} (backups: {', '.join(names)})")
+    with progress.step(f"restoring {server} from {chosen}"):
+        seconds = raid_ops.restore(ctx.machine(server), "backup", chosen)
+    click.echo(f"{server} restored from {chosen} and healthy after {seconds:.1f} s")

@@ -29,6 +29,8 @@ class Injection:
     #: What was observed: the proof, or why there is none.
     evidence: str = ""
     rolled_back_at: float | None = None
+    #: What it touched, when that is more than the target (files, blocks).
+    affected: list[str] = field(default_factory=list)
 
     @property
     def latency(self) -> float | None:
@@ -39,7 +41,7 @@ class Injection:
         return {"fault": self.fault, "target": self.target, "params": self.params,
                 "asked_at": self.asked_at, "effective_at": self.effective_at,
                 "latency": self.latency, "confirmed": self.confirmed, "evidence": self.evidence,
-                "rolled_back_at": self.rolled_back_at}
+                "rolled_back_at": self.rolled_back_at, "affected": self.affected}
 
 
 @dataclass

@@ -59,11 +59,17 @@ class RaidStatus:
                    options=list(data.get("options") or []), devices=devices,
                    spares=[str(s.get("drive") or s.get("path")) for s in data.get("spares") or []])
 
+    @property
+    def lost(self) -> bool:
+        """No member is both present and free of I/O errors: no good copy is left."""
+        return bool(self.devices) and all(d.missing or d.error_total > 0 for d in self.devices)
+
     def summary(self) -> str:
         """One line: `RAID1 2 devices, 1 spare, healthy, rw`."""
         if not self.mounted:
             return f"{self.mount} not mounted"
-        state = "healthy" if self.healthy else "DEGRADED" if self.degraded else "UNHEALTHY"
+        state = ("healthy" if self.healthy else "LOST" if self.lost
+                 else "DEGRADED" if self.degraded else "UNHEALTHY")
         errors = sum(d.error_total for d in self.devices)
         return (f"{self.data_profile or '?'}/{self.metadata_profile or '?'} on "
                 f"{len(self.devices)} device(s), {len(self.spares)} spare(s), {state}, "

@@ -1,9 +1,17 @@
-"""Operations on a server's array (run inside the server by its `raid-ctl`)."""
+"""Operations on a server's array: remount, replace (rebuild), scrub, restore from backup."""
 
 from __future__ import annotations
 
-from chaos.errors import StackError
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chaos.engine import objects
+from chaos.errors import InputError, StackError
+from chaos.stack.drives import Drive
 from chaos.stack.machine import Machine
+from chaos.stack.raid import RaidStatus
 
 
 def remount(machine: Machine, *, timeout: float = 120.0) -> str:
@@ -13,3 +21,105 @@ def remount(machine: Machine, *, timeout: float = 120.0) -> str:
         raise StackError(f"remount on {machine.service} failed (exit {result.exit_code})",
                          logs=result.output.strip())
     return result.output
+
+
+@dataclass(frozen=True)
+class ReplaceResult:
+    """How a rebuild ended: `finished`, or `failed` with btrfs's words."""
+
+    state: str
+    seconds: float
+    status: str
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "finished"
+
+
+def _devid(raid: RaidStatus, drive: str) -> int:
+    for device in raid.devices:
+        if device.drive == drive:
+            return device.devid
+    members = ", ".join(d.drive for d in raid.devices)
+    raise InputError(f"{drive} is not a member of the array (members: {members})")
+
+
+def replace(machine: Machine, source: str, target: Drive, *, timeout: float = 600.0,
+            on_progress: Callable[[float], None] | None = None,
+            during: Callable[[], None] | None = None) -> ReplaceResult:
+    """Rebuild member `source` (a drive name) onto drive `target`, polling its progress.
+
+    `during` runs once the rebuild has started (to inject a fault mid-rebuild).
+    """
+    raid = machine.raid()
+    devid = _devid(raid, source)
+    if any(d.drive == target.name for d in raid.devices):
+        raise InputError(f"{target.name} is already a member of the array")
+    started = time.monotonic()
+    result = machine.run("btrfs", "replace", "start", "-f", "-r", str(devid), target.loop, "/srv")
+    if result.exit_code != 0:
+        return ReplaceResult("failed", time.monotonic() - started, result.output.strip())
+    if during is not None:
+        during()
+    deadline = started + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = machine.run("btrfs", "replace", "status", "-1", "/srv", timeout=30).output.strip()
+        percent = re.search(r"([\d.]+)% done", status)
+        if percent and on_progress:
+            on_progress(float(percent[1]))
+        lowered = status.lower()
+        if lowered.startswith("started") and "finished" in lowered or lowered.startswith("finished"):
+            return ReplaceResult("finished", time.monotonic() - started, status)
+        if any(word in lowered for word in ("failed", "canceled", "cancelled", "never started")):
+            return ReplaceResult("failed", time.monotonic() - started, status)
+        time.sleep(0.5)
+    return ReplaceResult("failed", time.monotonic() - started, f"timed out: {status}")
+
+
+@dataclass(frozen=True)
+class ScrubResult:
+    """What a scrub found: errors per kind, and how many it corrected or could not."""
+
+    errors: int
+    corrected: int
+    uncorrectable: int
+    output: str
+
+
+def scrub(machine: Machine, *, timeout: float = 600.0) -> ScrubResult:
+    """Read every block of the array and check it against its checksum; repair from the mirror."""
+    result = machine.run("btrfs", "scrub", "start", "-B", "-R", "/srv", timeout=timeout)
+    output = result.output
+
+    def counter(name: str) -> int:
+        found = re.search(rf"\b{name}:\s*(\d+)", output)
+        return int(found[1]) if found else 0
+
+    errors = sum(counter(k) for k in ("read_errors", "csum_errors", "verify_errors",
+                                      "super_errors", "malloc_errors"))
+    if result.exit_code not in (0, 3) and "read_errors" not in output:
+        raise StackError(f"scrub on {machine.service} failed (exit {result.exit_code})",
+                         logs=output.strip())
+    return ScrubResult(errors, counter("corrected_errors"), counter("uncorrectable_errors"), output)
+
+
+def restore(server: Machine, backup_host: str, backup: str, *, health_timeout: float = 180.0) -> float:
+    """New drives, a new array, the backup copied back, services on: returns seconds taken."""
+    started = time.monotonic()
+    planned = server.run("raid-ctl", "plan-restore", backup_host, backup, timeout=60)
+    if planned.exit_code != 0:
+        raise StackError(f"planning the restore of {server.service} failed", logs=planned.output)
+    # The machine is reinstalled: stopped (killed if its array hangs it) and booted again.
+    objects.stop(server.container, grace=15)
+    objects.restart(server.container)
+    deadline = time.monotonic() + health_timeout
+    while True:
+        current = objects.state_of(server.container)
+        if current.health == "healthy":
+            return time.monotonic() - started
+        if current.status not in ("running", "restarting") or time.monotonic() > deadline:
+            raise StackError(f"{server.service} did not come back healthy after the restore "
+                             f"(status {current.status}, health {current.health})",
+                             logs=objects.logs_tail(server.container))
+        time.sleep(0.5)

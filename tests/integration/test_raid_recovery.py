@@ -1,0 +1,125 @@
+"""Rebuilds, scrubs and restores on the real stack: the storage stories, end to end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import docker
+import pytest
+import requests
+
+from chaos.engine.runstate import RunState, RunStore
+from chaos.faults.base import FaultContext
+from chaos.faults.registry import make_fault
+from chaos.load.verify import read_back
+from chaos.measure.loss import assess_loss
+from chaos.records import Ack
+from chaos.stack import raid_ops
+from chaos.stack.backups import take_backup
+from chaos.stack.drives import resolve_drive
+from tests.conftest import Drill
+
+pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def array(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
+    """A stack of its own, backups only when asked for."""
+    drill.run("up", "--set", "DRILL_BACKUP_INTERVAL=3600")
+    store = RunStore(drill.state_root)
+    state = store.resolve(None)
+    yield state, FaultContext(engine, state.run_id, store.run_dir(state.run_id))
+    drill.run("rollback", "--all", "--run", state.run_id, check=False)
+    drill.run("down", "--run", state.run_id)
+
+
+def uploads(url: str, count: int, size: int = 24 * 1024) -> list[Ack]:
+    acks = []
+    for _ in range(count):
+        answer = requests.post(f"{url}/upload", data=os.urandom(size), timeout=20)
+        assert answer.status_code == 201, answer.text
+        data = answer.json()
+        acks.append(Ack(data["id"], data["sha256"], data["size"], 0.0))
+    return acks
+
+
+def test_dead_member_replaced_onto_the_spare(array: tuple[RunState, FaultContext]) -> None:
+    state, ctx = array
+    url = state.edge_url or ""
+    acks = uploads(url, 20)
+    server = ctx.machine("server-a")
+    dead = make_fault("dead")
+    assert dead.inject(ctx, "server-a/disk1").confirmed
+    progress: list[float] = []
+    result = raid_ops.replace(server, "disk1", resolve_drive(ctx.run_dir, "server-a/disk3"),
+                              on_progress=progress.append)
+    assert result.finished, result.status
+    raid = server.raid()
+    assert sorted(d.drive for d in raid.devices) == ["disk2", "disk3"]
+    assert raid.healthy and not raid.degraded and raid.data_profile == "RAID1"
+    loss = assess_loss(acks, read_back(url, acks))
+    assert loss.intact == len(acks), loss
+    dead.rollback(ctx, "server-a/disk1")  # the technician pulls the dead drive: disk1 is the spare now
+
+
+def test_bitrot_on_one_member_is_repaired_by_scrub(array: tuple[RunState, FaultContext]) -> None:
+    state, ctx = array
+    url = state.edge_url or ""
+    acks = uploads(url, 20)
+    injection = make_fault("bitrot", {"blocks": "4"}).inject(ctx, "server-a/disk2")
+    assert injection.confirmed, injection.evidence
+    found = raid_ops.scrub(ctx.machine("server-a"))
+    print(f"\nbitrot: {injection.evidence}; scrub found {found.errors}, corrected {found.corrected}")
+    assert found.errors >= len(injection.affected) and found.corrected >= len(injection.affected)
+    assert found.uncorrectable == 0
+    loss = assess_loss(acks, read_back(url, acks))
+    assert loss.intact == len(acks)
+
+
+def test_fs_corruption_passes_scrub_and_is_repaired_by_a_restore(
+        array: tuple[RunState, FaultContext]) -> None:
+    state, ctx = array
+    url = state.edge_url or ""
+    acks = uploads(url, 10)
+    backup = take_backup(ctx.machine("backup"))
+    damage = make_fault("fs-corruption", {"files": "4"}).inject(ctx, "server-a")
+    assert damage.confirmed and len(damage.affected) == 4
+    assert raid_ops.scrub(ctx.machine("server-a")).errors == 0  # every mirror agrees on the damage
+    every = [a for a in acks]
+    before = assess_loss(every, read_back(url, every))
+    damaged_here = set(damage.affected) & {a.id for a in acks}
+    assert set(before.corrupt_ids) == damaged_here
+    raid_ops.restore(ctx.machine("server-a"), "backup", backup.name)
+    after = assess_loss(acks, read_back(url, acks))
+    assert after.intact == len(acks), after
+
+
+def test_failed_rebuild_loses_the_array_and_a_restore_loses_what_came_after_the_backup(
+        array: tuple[RunState, FaultContext]) -> None:
+    state, ctx = array
+    url = state.edge_url or ""
+    server = ctx.machine("server-a")
+    before_backup = uploads(url, 15)
+    backup = take_backup(ctx.machine("backup"))
+    after_backup = uploads(url, 15)
+    members = sorted(d.drive for d in server.raid().devices)
+    spares = [d for d in ("disk1", "disk2", "disk3") if d not in members]
+    source, mirror = members
+    dead, unreadable, slow = make_fault("dead"), make_fault("read-error"), make_fault("slow", {"rate": "2M"})
+    assert dead.inject(ctx, f"server-a/{source}").confirmed
+    assert slow.inject(ctx, f"server-a/{spares[0]}").confirmed  # a rebuild long enough to break
+    result = raid_ops.replace(
+        server, source, resolve_drive(ctx.run_dir, f"server-a/{spares[0]}"),
+        during=lambda: unreadable.inject(ctx, f"server-a/{mirror}"))
+    print(f"\nrebuild with the mirror failing: {result.state} after {result.seconds:.1f} s: {result.status}")
+    assert not result.finished
+    assert server.raid().lost
+    for fault, drive in ((dead, source), (unreadable, mirror), (slow, spares[0])):
+        fault.rollback(ctx, f"server-a/{drive}")
+    seconds = raid_ops.restore(server, "backup", backup.name)
+    print(f"restore from {backup.name}: healthy after {seconds:.1f} s")
+    kept = assess_loss(before_backup, read_back(url, before_backup))
+    lost = assess_loss(after_backup, read_back(url, after_backup))
+    assert kept.intact == len(before_backup), kept
+    assert lost.missing == len(after_backup), lost
