@@ -156,6 +156,7 @@ def restore(progress: Progress, server: str, name: str | None, run_id: str | Non
     """Rebuild SERVER's array from scratch and restore a backup onto it."""
     from chaos.stack import raid_ops
     from chaos.stack.backups import list_backups
+    from chaos.stack.edge import wait_served_by
 
     ctx = _context(run_id, progress)
     backups = list_backups(ctx.machine("backup"))
@@ -168,3 +169,7 @@ def restore(progress: Progress, server: str, name: str | None, run_id: str | Non
     with progress.step(f"restoring {server} from {chosen}"):
         seconds = raid_ops.restore(ctx.machine(server), "backup", chosen)
     click.echo(f"{server} restored from {chosen} and healthy after {seconds:.1f} s")
+    state = RunStore().resolve(run_id)
+    if state.edge_url and server.startswith("server"):
+        with progress.step(f"waiting for the edge to route to {server} again"):
+            wait_served_by(state.edge_url, server)

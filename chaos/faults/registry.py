@@ -16,6 +16,7 @@ FAULTS: Mapping[str, str] = {
     "dead": "chaos.faults.drive:Dead",
     "slow": "chaos.faults.drive:Slow",
     "hang": "chaos.faults.drive:Hang",
+    "full": "chaos.faults.space:Full",
     "bitrot": "chaos.faults.corruption:Bitrot",
     "fs-corruption": "chaos.faults.corruption:FsCorruption",
 }

@@ -115,3 +115,19 @@ def test_sigterm_mid_up_removes_everything_it_made(engine: docker.DockerClient, 
     assert "interrupted" in output
     assert leftovers(engine, run_id).empty(), leftovers(engine, run_id)
     assert RunStore(drill.state_root).run_ids() == []
+
+
+@pytest.mark.destructive
+def test_down_with_faults_in_place_releases_every_drive(engine: docker.DockerClient, drill: Drill) -> None:
+    drill.run("up")
+    run_id = RunStore(drill.state_root).current()
+    assert run_id is not None
+    run_dir = drill.state_root / "runs" / run_id
+    drill.run("inject", "hang", "server-a/disk1")
+    drill.run("inject", "write-error", "server-b/disk2")
+    drill.run("inject", "slow", "server-b/disk1", "--set", "rate=512K")
+
+    drill.run("down")
+
+    left = leftovers(engine, run_id, run_dir)
+    assert left.empty(), left

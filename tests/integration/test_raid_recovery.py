@@ -18,6 +18,7 @@ from chaos.records import Ack
 from chaos.stack import raid_ops
 from chaos.stack.backups import take_backup
 from chaos.stack.drives import resolve_drive
+from chaos.stack.edge import wait_served_by
 from tests.conftest import Drill
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
@@ -91,6 +92,7 @@ def test_fs_corruption_passes_scrub_and_is_repaired_by_a_restore(
     damaged_here = set(damage.affected) & {a.id for a in acks}
     assert set(before.corrupt_ids) == damaged_here
     raid_ops.restore(ctx.machine("server-a"), "backup", backup.name)
+    wait_served_by(url, "server-a")
     after = assess_loss(acks, read_back(url, acks))
     assert after.intact == len(acks), after
 
@@ -118,6 +120,7 @@ def test_failed_rebuild_loses_the_array_and_a_restore_loses_what_came_after_the_
     for fault, drive in ((dead, source), (unreadable, mirror), (slow, spares[0])):
         fault.rollback(ctx, f"server-a/{drive}")
     seconds = raid_ops.restore(server, "backup", backup.name)
+    seconds += wait_served_by(url, "server-a")
     print(f"restore from {backup.name}: healthy after {seconds:.1f} s")
     kept = assess_loss(before_backup, read_back(url, before_backup))
     lost = assess_loss(after_backup, read_back(url, after_backup))
