@@ -7,6 +7,7 @@ wrapped in a harness error naming what failed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,35 +217,30 @@ def exec_in(container: Container, command: list[str], *, timeout: float = 20.0) 
     return ExecResult(int(code if code is not None else -1), (output or b"").decode(errors="replace"))
 
 
+def _act(container: Container, doing: str, action: Callable[[], object]) -> None:
+    try:
+        action()
+    except DockerException as e:
+        raise EngineError(f"{doing} {container.name} failed: {e}") from e
+
+
 def pause(container: Container) -> None:
     """Freeze every process of the container (the cgroup freezer)."""
-    try:
-        container.pause()
-    except DockerException as e:
-        raise EngineError(f"pausing {container.name} failed: {e}") from e
+    _act(container, "pausing", container.pause)
 
 
 def unpause(container: Container) -> None:
-    try:
-        container.unpause()
-    except DockerException as e:
-        raise EngineError(f"unpausing {container.name} failed: {e}") from e
+    _act(container, "unpausing", container.unpause)
 
 
 def stop(container: Container, *, grace: float = 10.0) -> None:
     """An orderly stop (SIGTERM, then SIGKILL after `grace`)."""
-    try:
-        container.stop(timeout=int(grace))
-    except DockerException as e:
-        raise EngineError(f"stopping {container.name} failed: {e}") from e
+    _act(container, "stopping", lambda: container.stop(timeout=int(grace)))
 
 
 def restart(container: Container) -> None:
     """Start a stopped container again."""
-    try:
-        container.start()
-    except DockerException as e:
-        raise EngineError(f"starting {container.name} failed: {e}") from e
+    _act(container, "starting", container.start)
 
 
 def service_container(client: docker.DockerClient, run_id: str, service: str) -> Container:

@@ -16,6 +16,7 @@ from chaos.engine import objects
 from chaos.engine.runstate import RunState, RunStore
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
+from chaos.stack.edge import wait_served_by
 from chaos.stack.raid_ops import remount
 from tests.conftest import Drill
 
@@ -90,17 +91,18 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(
         page = requests.get(f"{url}/page/2", timeout=10)
         again = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
         print(f"\nread-only server-a: page {page.status_code}, earlier upload {again.status_code}")
+        for drive in ("server-a/disk1", "server-a/disk2"):
+            fault.rollback(ctx, drive)
+        remount(ctx.machine("server-a"))
+        assert not ctx.machine("server-a").raid().read_only
+        wait_served_by(url, "server-a")  # the edge's health checks rise again
+        assert upload(url).status_code == 201
+        read = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
+        assert read.status_code == 200
     finally:
         for drive in ("server-a/disk1", "server-a/disk2"):
             fault.rollback(ctx, drive)
-    remount(ctx.machine("server-a"))
-    raid = ctx.machine("server-a").raid()
-    assert not raid.read_only
-    assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
-    assert upload(url).status_code == 201
-    read = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
-    assert read.status_code == 200
-    objects.restart(server_b)
+        objects.restart(server_b)
 
 
 def upload_latencies(url: str, count: int, size: int) -> list[float]:
