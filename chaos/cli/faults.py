@@ -86,7 +86,7 @@ def rollback(progress: Progress, fault: str | None, target: str | None, everythi
 @cli.command()
 @click.argument("server")
 @click.argument("operation", required=False, default="status",
-                type=click.Choice(["status", "remount", "replace", "scrub"]))
+                type=click.Choice(["status", "remount", "replace", "scrub", "fail", "add", "remove"]))
 @click.argument("drives", nargs=-1)
 @click.option("--run", "run_id", default=None, help="The run. [default: the current one]")
 @click.option("--json", "as_json", is_flag=True, help="Print the probe as JSON.")
@@ -100,6 +100,9 @@ def raid(progress: Progress, server: str, operation: str, drives: tuple[str, ...
     drill raid server-a remount               a read-only /srv back read-write
     drill raid server-a replace disk1 disk3   rebuild member disk1 onto drive disk3
     drill raid server-a scrub                 check every block; repair from the mirror
+    drill raid server-a fail disk1            the member dies (the `dead` fault, recorded)
+    drill raid server-a add disk3             a spare joins the array
+    drill raid server-a remove disk1          a member leaves (its data moved first)
     """
     from dataclasses import asdict
 
@@ -126,8 +129,27 @@ def raid(progress: Progress, server: str, operation: str, drives: tuple[str, ...
             found = raid_ops.scrub(machine)
         click.echo(f"scrub: {found.errors} error(s), {found.corrected} corrected, "
                    f"{found.uncorrectable} uncorrectable")
+    elif operation in ("fail", "add", "remove"):
+        if len(drives) != 1:
+            raise InputError(f"{operation} needs one drive, e.g. `{operation} disk1`")
+        drive = resolve_drive(ctx.run_dir, f"{server}/{drives[0]}")
+        if operation == "fail":
+            injection = make_fault("dead").inject(ctx, drive.address)
+            active.add(ctx.run_dir, injection)
+            click.echo(_describe(injection))
+        elif operation == "add":
+            with progress.step(f"adding {drive.address} to the array"):
+                raid_ops.add(machine, drive)
+        else:
+            with progress.step(f"removing {drive.address} from the array"):
+                raid_ops.remove(machine, drive.name)
     status = machine.raid()
-    click.echo(json.dumps(asdict(status), indent=2) if as_json else f"{server}: {status.summary()}")
+    busy = raid_ops.activity(machine)
+    if as_json:
+        click.echo(json.dumps({**asdict(status), "lost": status.lost, "activity": asdict(busy)},
+                              indent=2))
+    else:
+        click.echo(f"{server}: {status.summary()}\n  rebuild: {busy.rebuild}\n  scrub: {busy.scrub}")
 
 
 @cli.command()

@@ -61,8 +61,11 @@ class RaidStatus:
 
     @property
     def lost(self) -> bool:
-        """No member is both present and free of I/O errors: no good copy is left."""
-        return bool(self.devices) and all(d.missing or d.error_total > 0 for d in self.devices)
+        """No member can be read any more (missing, or failing reads or checksums):
+        no good copy is left.  Write errors alone leave the data readable."""
+        return bool(self.devices) and all(
+            d.missing or d.errors["read_io_errs"] + d.errors["corruption_errs"] > 0
+            for d in self.devices)
 
     def summary(self) -> str:
         """One line: `RAID1 2 devices, 1 spare, healthy, rw`."""

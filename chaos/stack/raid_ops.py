@@ -104,6 +104,48 @@ def scrub(machine: Machine, *, timeout: float = 600.0) -> ScrubResult:
     return ScrubResult(errors, counter("corrected_errors"), counter("uncorrectable_errors"), output)
 
 
+def add(machine: Machine, drive: Drive) -> str:
+    """Add `drive` to the array (a spare becomes a member; data moves only on balance or remove)."""
+    raid = machine.raid()
+    if any(d.drive == drive.name for d in raid.devices):
+        raise InputError(f"{drive.name} is already a member of the array")
+    result = machine.run("btrfs", "device", "add", "-f", drive.loop, "/srv", timeout=120)
+    if result.exit_code != 0:
+        raise StackError(f"adding {drive.address} to the array failed", logs=result.output.strip())
+    return result.output
+
+
+def remove(machine: Machine, drive: str, *, timeout: float = 3600.0) -> float:
+    """Remove member `drive`: btrfs moves its data to the others first. Returns seconds taken."""
+    devid = _devid(machine.raid(), drive)
+    started = time.monotonic()
+    result = machine.run("btrfs", "device", "remove", str(devid), "/srv", timeout=timeout)
+    if result.exit_code != 0:
+        raise StackError(f"removing {machine.service}/{drive} from the array failed",
+                         logs=result.output.strip())
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What the array is busy with, as btrfs reports it: a rebuild and the last scrub."""
+
+    rebuild: str
+    rebuild_percent: float | None
+    scrub: str
+
+
+def activity(machine: Machine) -> Activity:
+    """The rebuild in progress (or the last one) and the last scrub's result."""
+    rebuild = machine.run("btrfs", "replace", "status", "-1", "/srv", timeout=30).output.strip()
+    percent = re.search(r"([\d.]+)% done", rebuild)
+    scrub_status = machine.run("btrfs", "scrub", "status", "/srv", timeout=30).output.strip()
+    summary = [line.strip() for line in scrub_status.splitlines()
+               if line.strip().lower().startswith(("status", "error summary", "scrub started"))]
+    return Activity(rebuild or "none", float(percent[1]) if percent else None,
+                    "; ".join(summary) or scrub_status or "none")
+
+
 def restore(server: Machine, backup_host: str, backup: str, *, health_timeout: float = 180.0) -> float:
     """New drives, a new array, the backup copied back, services on: returns seconds taken."""
     started = time.monotonic()

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from chaos.engine.runstate import RunState, RunStore
+from chaos.errors import StackError
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.load.verify import read_back
@@ -95,6 +96,25 @@ def test_fs_corruption_passes_scrub_and_is_repaired_by_a_restore(
     wait_served_by(url, "server-a")
     after = assess_loss(acks, read_back(url, acks))
     assert after.intact == len(acks), after
+
+
+def test_spare_added_then_member_removed_keeps_every_upload(
+        array: tuple[RunState, FaultContext]) -> None:
+    state, ctx = array
+    url = state.edge_url or ""
+    acks = uploads(url, 15)
+    server = ctx.machine("server-a")
+    members = sorted(d.drive for d in server.raid().devices)
+    spare = next(d for d in ("disk1", "disk2", "disk3") if d not in members)
+    with pytest.raises(StackError, match="failed"):
+        raid_ops.remove(server, members[0])  # RAID1 cannot go below two devices
+    raid_ops.add(server, resolve_drive(ctx.run_dir, f"server-a/{spare}"))
+    seconds = raid_ops.remove(server, members[0])
+    raid = server.raid()
+    print(f"\nmember {members[0]} removed (its data moved) in {seconds:.2f} s")
+    assert sorted(d.drive for d in raid.devices) == sorted([members[1], spare])
+    assert raid.healthy and raid.data_profile == "RAID1"
+    assert assess_loss(acks, read_back(url, acks)).intact == len(acks)
 
 
 def test_failed_rebuild_loses_the_array_and_a_restore_loses_what_came_after_the_backup(

@@ -79,3 +79,14 @@ def test_status_table_shows_services_and_devices() -> None:
     assert "run r1 (up); edge: http://127.0.0.1:1234" in text
     assert "DEGRADED, READ-ONLY" in text
     assert "devid 2 disk2 /dev/loop1: write_io_errs=3" in text
+
+
+def test_lost_means_no_member_can_be_read() -> None:
+    def with_errors(first: dict[str, int], second: dict[str, int]) -> RaidStatus:
+        devices = [{**REPORT["devices"][0], "errors": first}, {**REPORT["devices"][1], "errors": second}]
+        return RaidStatus.from_json({**REPORT, "devices": devices})
+
+    assert not with_errors({"write_io_errs": 9}, {"write_io_errs": 4}).lost  # still readable
+    assert not with_errors({"read_io_errs": 9}, {}).lost  # the mirror is good
+    assert with_errors({"read_io_errs": 9}, {"corruption_errs": 1}).lost
+    assert RaidStatus.from_json({**REPORT, "devices": [{**REPORT["devices"][0], "missing": True}]}).lost
