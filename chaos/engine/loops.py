@@ -163,11 +163,14 @@ def _abort_fuse_connection(fuse_dev: tuple[int, int]) -> bool:
     major, minor = fuse_dev
     if major != 0:
         return False
-    if " fusectl " not in Path("/proc/mounts").read_text():
+    mounted_here = " fusectl " not in Path("/proc/mounts").read_text()
+    if mounted_here:
         run(["mount", "-t", "fusectl", "fusectl", str(FUSECTL)])
-    abort = FUSECTL / str(os.makedev(major, minor)) / "abort"
     try:
-        abort.write_text("1")
+        (FUSECTL / str(os.makedev(major, minor)) / "abort").write_text("1")
+        return True
     except OSError:
         return False
-    return True
+    finally:
+        if mounted_here:  # leave no mount of ours behind
+            run(["umount", str(FUSECTL)])
