@@ -134,3 +134,26 @@ def test_down_with_faults_in_place_releases_every_drive(engine: docker.DockerCli
 
     left = leftovers(engine, run_id, run_dir)
     assert left.empty(), left
+
+
+@pytest.mark.destructive
+def test_clean_never_touches_what_is_not_its_own(engine: docker.DockerClient, drill: Drill) -> None:
+    """A decoy without labels, and a run recorded under another state root, survive `clean --all`."""
+    image = next(t for i in engine.images.list(name="chaos-harness/edge") for t in i.tags)
+    made = []
+    try:
+        foreign = {labels.RUN: "rforeign", labels.STATE_ROOT: "/elsewhere"}
+        for name, extra in (("drill-test-decoy", {}), ("drill-test-foreign", foreign)):
+            container = engine.containers.create(image, name=name, labels=extra,
+                                                 entrypoint=["sleep", "300"])
+            container.start()
+            made.append(container)
+
+        drill.run("clean", "--all")
+
+        for container in made:
+            container.reload()
+            assert container.status == "running", container.name
+    finally:
+        for container in made:
+            container.remove(force=True)
