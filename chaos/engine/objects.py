@@ -243,6 +243,44 @@ def restart(container: Container) -> None:
     _act(container, "starting", container.start)
 
 
+def kill(container: Container) -> None:
+    """SIGKILL every process at once: the power is cut."""
+    _act(container, "killing", lambda: container.kill(signal="SIGKILL"))
+
+
+def networks_of(container: Container) -> dict[str, list[str]]:
+    """Docker network name -> the container's aliases on it (its own id excluded)."""
+    container.reload()
+    attached = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+    short_id = container.id[:12] if container.id else ""
+    return {name: [a for a in (cfg.get("Aliases") or []) if a != short_id]
+            for name, cfg in attached.items()}
+
+
+def disconnect(client: docker.DockerClient, network: str, container: Container) -> None:
+    _act(container, f"disconnecting {network} from",
+         lambda: client.networks.get(network).disconnect(container, force=True))
+
+
+def connect(client: docker.DockerClient, network: str, container: Container, aliases: list[str]) -> None:
+    _act(container, f"connecting {network} to",
+         lambda: client.networks.get(network).connect(container, aliases=aliases or None))
+
+
+def site_containers(client: docker.DockerClient, run_id: str, target: str) -> list[Container]:
+    """The containers of a site (by its label) or of one service, of one run."""
+    containers = find_containers(client, run_id)
+    chosen = [c for c in containers
+              if target in (c.labels.get(labels.SITE), c.labels.get(labels.SERVICE))]
+    if not chosen:
+        sites = sorted({c.labels.get(labels.SITE, "") for c in containers} - {""})
+        services = sorted(c.labels.get(labels.SERVICE, c.name) for c in containers)
+        raise InputError(f"run {run_id} has no site or service {target!r}"
+                         f"{did_you_mean(target, sites + services)} (sites: {', '.join(sites)}; "
+                         f"services: {', '.join(services)})")
+    return chosen
+
+
 def service_container(client: docker.DockerClient, run_id: str, service: str) -> Container:
     """The container of one service of a run."""
     containers = find_containers(client, run_id)

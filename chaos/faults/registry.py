@@ -19,6 +19,10 @@ FAULTS: Mapping[str, str] = {
     "full": "chaos.faults.space:Full",
     "bitrot": "chaos.faults.corruption:Bitrot",
     "fs-corruption": "chaos.faults.corruption:FsCorruption",
+    "power-off": "chaos.faults.site:PowerOff",
+    "shutdown": "chaos.faults.site:Shutdown",
+    "pause": "chaos.faults.site:Pause",
+    "isolate": "chaos.faults.site:Isolate",
 }
 
 

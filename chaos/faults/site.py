@@ -1,0 +1,135 @@
+"""Site faults: a data centre (or one machine) powered off, cut off, shut down or frozen.
+
+Addressed by site (`dc-a`, from the services' `chaos-harness.site` label) or by
+service (`server-a`).  Every container of the target is acted on at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from docker.models.containers import Container
+
+from chaos.engine import labels, objects
+from chaos.faults.base import Fault, FaultContext, Injection
+
+#: The network that joins the sites; `isolate` cuts a site off it.
+WAN = "wan"
+
+
+def _wait_status(containers: list[Container], wanted: set[str], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(objects.state_of(c).status in wanted for c in containers):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _names(containers: list[Container]) -> list[str]:
+    return [c.labels.get(labels.SERVICE, c.name) for c in containers]
+
+
+class _SiteFault(Fault):
+    def _containers(self, ctx: FaultContext, target: str) -> list[Container]:
+        return objects.site_containers(ctx.client, ctx.run_id, target)
+
+    def _confirm(self, injection: Injection, containers: list[Container], wanted: set[str],
+                 what: str) -> Injection:
+        if _wait_status(containers, wanted):
+            injection.confirmed = True
+            injection.effective_at = time.time()
+            injection.evidence = f"{what}: {', '.join(_names(containers))}"
+        else:
+            injection.evidence = f"not every container reached {'/'.join(sorted(wanted))}: not confirmed"
+        injection.affected = _names(containers)
+        return injection
+
+
+class PowerOff(_SiteFault):
+    name = "power-off"
+    summary = "every machine of the site killed at once (SIGKILL): no clean unmount (rollback: power-on)"
+
+    def inject(self, ctx: FaultContext, target: str) -> Injection:
+        containers = self._containers(ctx, target)
+        injection = self.begin(target)
+        for container in containers:
+            objects.kill(container)
+        return self._confirm(injection, containers, {"exited"}, "powered off")
+
+    def rollback(self, ctx: FaultContext, target: str) -> None:
+        """Power on: the machines boot again (their drives and arrays kept)."""
+        for container in self._containers(ctx, target):
+            if objects.state_of(container).status != "running":
+                objects.restart(container)
+
+
+class Shutdown(PowerOff):
+    name = "shutdown"
+    summary = "every machine of the site stopped in order (SIGTERM, services stopped, array unmounted)"
+
+    def inject(self, ctx: FaultContext, target: str) -> Injection:
+        containers = self._containers(ctx, target)
+        injection = self.begin(target)
+        for container in containers:
+            objects.stop(container, grace=30)
+        return self._confirm(injection, containers, {"exited"}, "shut down")
+
+
+class Pause(_SiteFault):
+    name = "pause"
+    summary = "every machine of the site frozen (the machine hangs; rollback thaws it)"
+
+    def inject(self, ctx: FaultContext, target: str) -> Injection:
+        containers = self._containers(ctx, target)
+        injection = self.begin(target)
+        for container in containers:
+            objects.pause(container)
+        return self._confirm(injection, containers, {"paused"}, "frozen")
+
+    def rollback(self, ctx: FaultContext, target: str) -> None:
+        for container in self._containers(ctx, target):
+            if objects.state_of(container).status == "paused":
+                objects.unpause(container)
+
+
+class Isolate(_SiteFault):
+    name = "isolate"
+    summary = "the site cut off from the wan network while it keeps running (rollback: reconnect)"
+
+    def _saved(self, ctx: FaultContext, container: Container) -> Path:
+        return ctx.run_dir / "isolated" / f"{_names([container])[0]}.json"
+
+    def inject(self, ctx: FaultContext, target: str) -> Injection:
+        containers = self._containers(ctx, target)
+        injection = self.begin(target)
+        wan = objects.object_name(ctx.run_id, WAN)
+        cut = []
+        for container in containers:
+            attached = objects.networks_of(container)
+            if wan in attached:
+                saved = self._saved(ctx, container)
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_text(json.dumps({"network": wan, "aliases": attached[wan]}))
+                objects.disconnect(ctx.client, wan, container)
+                cut.append(container)
+        if cut and all(wan not in objects.networks_of(c) for c in cut):
+            injection.confirmed = True
+            injection.effective_at = time.time()
+            injection.evidence = f"cut off {WAN}: {', '.join(_names(cut))}"
+        else:
+            injection.evidence = f"nothing of {target} was on {WAN}: not confirmed"
+        injection.affected = _names(cut)
+        return injection
+
+    def rollback(self, ctx: FaultContext, target: str) -> None:
+        """Reconnect: each machine rejoins wan with the aliases it had."""
+        for container in self._containers(ctx, target):
+            saved = self._saved(ctx, container)
+            if saved.exists():
+                record = json.loads(saved.read_text())
+                if record["network"] not in objects.networks_of(container):
+                    objects.connect(ctx.client, record["network"], container, record["aliases"])
+                saved.unlink()
