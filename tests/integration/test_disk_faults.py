@@ -12,7 +12,6 @@ import docker
 import pytest
 import requests
 
-from chaos.engine import objects
 from chaos.engine.runstate import RunState, RunStore
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
@@ -70,13 +69,13 @@ def test_write_error_on_one_member_keeps_the_site_writable(disks: tuple[RunState
 
 
 def test_write_error_on_every_member_flips_read_only_until_remounted(
-        disks: tuple[RunState, FaultContext], engine: docker.DockerClient) -> None:
+        disks: tuple[RunState, FaultContext]) -> None:
     state, ctx = disks
     url = state.edge_url or ""
     earlier = upload(url)
     assert earlier.status_code == 201
-    server_b = objects.service_container(engine, state.run_id, "server-b")
-    objects.stop(server_b)  # no failover: the story of a single main server
+    no_failover = make_fault("shutdown")  # the story of a single main server
+    assert no_failover.inject(ctx, "dc-b").confirmed
     fault = make_fault("write-error")
     try:
         for drive in ("server-a/disk1", "server-a/disk2"):
@@ -102,7 +101,7 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(
     finally:
         for drive in ("server-a/disk1", "server-a/disk2"):
             fault.rollback(ctx, drive)
-        objects.restart(server_b)
+        no_failover.rollback(ctx, "dc-b")
 
 
 def upload_latencies(url: str, count: int, size: int) -> list[float]:
