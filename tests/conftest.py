@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import docker
 import pytest
 
 from chaos.engine.runstate import RunState, RunStore
+from chaos.faults.base import FaultContext
 
 ROOT = Path(__file__).resolve().parents[1]
 DRILL = [sys.executable, "-m", "chaos"]
@@ -72,3 +74,17 @@ def stack(engine: docker.DockerClient, drill: Drill) -> Iterator[RunState]:
     state = RunStore(drill.state_root).resolve(None)
     yield state
     drill.run("down", "--run", state.run_id)
+
+
+@contextmanager
+def own_stack(engine: docker.DockerClient, drill: Drill, *up_args: str
+              ) -> Iterator[tuple[RunState, FaultContext]]:
+    """A stack for tests that break it: up, then every fault rolled back and the stack down."""
+    drill.run("up", *up_args)
+    store = RunStore(drill.state_root)
+    state = store.resolve(None)
+    try:
+        yield state, FaultContext(engine, state.run_id, store.run_dir(state.run_id))
+    finally:
+        drill.run("rollback", "--all", "--run", state.run_id, check=False)
+        drill.run("down", "--run", state.run_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from docker.models.containers import Container
@@ -47,17 +48,22 @@ class _SiteFault(Fault):
         injection.affected = _names(containers)
         return injection
 
+    def _act_on_all(self, ctx: FaultContext, target: str, action: Callable[[Container], None],
+                    wanted: set[str], what: str) -> Injection:
+        """Do `action` to every machine of the target, then confirm they reached `wanted`."""
+        containers = self._containers(ctx, target)
+        injection = self.begin(target)
+        for container in containers:
+            action(container)
+        return self._confirm(injection, containers, wanted, what)
+
 
 class PowerOff(_SiteFault):
     name = "power-off"
     summary = "every machine of the site killed at once (SIGKILL): no clean unmount (rollback: power-on)"
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        containers = self._containers(ctx, target)
-        injection = self.begin(target)
-        for container in containers:
-            objects.kill(container)
-        return self._confirm(injection, containers, {"exited"}, "powered off")
+        return self._act_on_all(ctx, target, objects.kill, {"exited"}, "powered off")
 
     def rollback(self, ctx: FaultContext, target: str) -> None:
         """Power on: the machines boot again (their drives and arrays kept)."""
@@ -71,11 +77,8 @@ class Shutdown(PowerOff):
     summary = "every machine of the site stopped in order (SIGTERM, services stopped, array unmounted)"
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        containers = self._containers(ctx, target)
-        injection = self.begin(target)
-        for container in containers:
-            objects.stop(container, grace=30)
-        return self._confirm(injection, containers, {"exited"}, "shut down")
+        return self._act_on_all(ctx, target, lambda c: objects.stop(c, grace=30), {"exited"},
+                                "shut down")
 
 
 class Pause(_SiteFault):
@@ -83,11 +86,7 @@ class Pause(_SiteFault):
     summary = "every machine of the site frozen (the machine hangs; rollback thaws it)"
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        containers = self._containers(ctx, target)
-        injection = self.begin(target)
-        for container in containers:
-            objects.pause(container)
-        return self._confirm(injection, containers, {"paused"}, "frozen")
+        return self._act_on_all(ctx, target, objects.pause, {"paused"}, "frozen")
 
     def rollback(self, ctx: FaultContext, target: str) -> None:
         for container in self._containers(ctx, target):

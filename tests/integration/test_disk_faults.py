@@ -12,12 +12,12 @@ import docker
 import pytest
 import requests
 
-from chaos.engine.runstate import RunState, RunStore
+from chaos.engine.runstate import RunState
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.stack.edge import wait_served_by
 from chaos.stack.raid_ops import remount
-from tests.conftest import Drill
+from tests.conftest import Drill, own_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
 
@@ -25,13 +25,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow
 @pytest.fixture(scope="module")
 def disks(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
     """A stack of its own: these tests break its drives."""
-    drill.run("up")
-    store = RunStore(drill.state_root)
-    state = store.resolve(None)
-    ctx = FaultContext(engine, state.run_id, store.run_dir(state.run_id))
-    yield state, ctx
-    drill.run("rollback", "--all", "--run", state.run_id, check=False)
-    drill.run("down", "--run", state.run_id)
+    with own_stack(engine, drill) as stack:
+        yield stack
 
 
 def upload(url: str, size: int = 16 * 1024, timeout: float = 10) -> requests.Response:

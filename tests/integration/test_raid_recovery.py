@@ -9,7 +9,7 @@ import docker
 import pytest
 import requests
 
-from chaos.engine.runstate import RunState, RunStore
+from chaos.engine.runstate import RunState
 from chaos.errors import StackError
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
@@ -20,7 +20,7 @@ from chaos.stack import raid_ops
 from chaos.stack.backups import take_backup
 from chaos.stack.drives import resolve_drive
 from chaos.stack.edge import wait_served_by
-from tests.conftest import Drill
+from tests.conftest import Drill, own_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
 
@@ -28,12 +28,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow
 @pytest.fixture(scope="module")
 def array(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
     """A stack of its own, backups only when asked for."""
-    drill.run("up", "--set", "DRILL_BACKUP_INTERVAL=3600")
-    store = RunStore(drill.state_root)
-    state = store.resolve(None)
-    yield state, FaultContext(engine, state.run_id, store.run_dir(state.run_id))
-    drill.run("rollback", "--all", "--run", state.run_id, check=False)
-    drill.run("down", "--run", state.run_id)
+    with own_stack(engine, drill, "--set", "DRILL_BACKUP_INTERVAL=3600") as stack:
+        yield stack
 
 
 def uploads(url: str, count: int, size: int = 24 * 1024) -> list[Ack]:

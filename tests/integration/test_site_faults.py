@@ -11,22 +11,20 @@ import pytest
 import requests
 
 from chaos.engine import objects
-from chaos.engine.runstate import RunState, RunStore
+from chaos.engine.runstate import RunState
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.stack.edge import served_by, wait_served_by
-from tests.conftest import Drill
+from tests.conftest import Drill, own_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def sites(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
-    drill.run("up")
-    store = RunStore(drill.state_root)
-    state = store.resolve(None)
-    yield state, FaultContext(engine, state.run_id, store.run_dir(state.run_id))
-    drill.run("down", "--run", state.run_id)
+    """A stack of its own: these tests power its sites off."""
+    with own_stack(engine, drill) as stack:
+        yield stack
 
 
 def first_successful_upload(url: str, since: float, timeout: float = 60.0) -> float:
