@@ -3,7 +3,7 @@
 Verbs: images, up, status, down, clean, smoke (stack); load; faults, inject, rollback, raid (faults).
 """
 
-from chaos.cli import faults, load, stack  # noqa: F401  (registers the verbs)
+from chaos.cli import faults, load, migrate, stack  # noqa: F401  (registers the verbs)
 from chaos.cli.base import cli, main
 
 __all__ = ["cli", "main"]
