@@ -1,9 +1,10 @@
 """`drill`: the command line. Verbs live in modules by topic; `main` is the only place that exits.
 
-Verbs: images, up, status, down, clean, smoke (stack); load; faults, inject, rollback, raid (faults).
+Verbs: images, up, status, down, clean, smoke (stack); load; faults, inject, rollback, raid,
+backup, restore (faults); replication, promote, failback, switchover (replication); migrate.
 """
 
-from chaos.cli import faults, load, migrate, stack  # noqa: F401  (registers the verbs)
+from chaos.cli import faults, load, migrate, replication, stack  # noqa: F401  (registers the verbs)
 from chaos.cli.base import cli, main
 
 __all__ = ["cli", "main"]

@@ -81,6 +81,22 @@ def rollback(progress: Progress, fault: str | None, target: str | None, everythi
         click.echo(f"rolled back {name} on {where}")
     if not pairs:
         click.echo("no faults in place")
+    if any(name in SITE_FAULTS for name, _ in pairs):
+        _report_roles(ctx, progress)
+
+
+#: Faults after which a server returns with whatever role it had: maybe two primaries.
+SITE_FAULTS = {"power-off", "shutdown", "pause", "isolate"}
+
+
+def _report_roles(ctx: FaultContext, progress: Progress) -> None:
+    """Who is primary now that a site is back; a split brain said loudly, never hidden."""
+    from chaos.stack.replication import render, wait_answering
+
+    with progress.step("waiting for the servers to answer"):
+        status = wait_answering(ctx.client, ctx.run_id)
+    for line in render(status):
+        click.echo(line)
 
 
 @cli.command()

@@ -44,6 +44,10 @@ def _devid(raid: RaidStatus, drive: str) -> int:
     raise InputError(f"{drive} is not a member of the array (members: {members})")
 
 
+#: Seconds a rebuild may still show as "never started" after its start was accepted.
+NOT_STARTED_GRACE = 5.0
+
+
 def replace(machine: Machine, source: str, target: Drive, *, timeout: float = 600.0,
             on_progress: Callable[[float], None] | None = None,
             during: Callable[[], None] | None = None) -> ReplaceResult:
@@ -71,7 +75,10 @@ def replace(machine: Machine, source: str, target: Drive, *, timeout: float = 60
         lowered = status.lower()
         if lowered.startswith("started") and "finished" in lowered or lowered.startswith("finished"):
             return ReplaceResult("finished", time.monotonic() - started, status)
-        if any(word in lowered for word in ("failed", "canceled", "cancelled", "never started")):
+        if any(word in lowered for word in ("failed", "canceled", "cancelled")):
+            return ReplaceResult("failed", time.monotonic() - started, status)
+        # Just after the start, the status may still be the old one (seen on slow drives).
+        if "never started" in lowered and time.monotonic() - started > NOT_STARTED_GRACE:
             return ReplaceResult("failed", time.monotonic() - started, status)
         time.sleep(0.5)
     return ReplaceResult("failed", time.monotonic() - started, f"timed out: {status}")

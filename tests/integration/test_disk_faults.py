@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import statistics
 import threading
@@ -80,11 +81,23 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(
             upload(url)  # writes make btrfs notice
             assert time.monotonic() < deadline, "the filesystem never went read-only"
             time.sleep(0.5)
-        assert upload(url).status_code >= 500
-        assert requests.get(f"{url}/healthz", timeout=10).status_code >= 500
-        page = requests.get(f"{url}/page/2", timeout=10)
+        refused = upload(url)
+        assert refused.status_code == 503 and refused.json()["kind"] in ("storage", "database")
+        assert requests.get(f"{url}/healthz", timeout=10).status_code == 503
+        # Still read: the site's pages and every earlier upload, with the hash
+        # recorded at upload, straight from the read-only array.
+        for path in ("/", "/about.html", "/static/style.css"):
+            page = requests.get(f"{url}{path}", timeout=10)
+            assert page.status_code == 200, (path, page.status_code)
+            assert page.headers["X-Served-By"] == "server-a"
         again = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
-        print(f"\nread-only server-a: page {page.status_code}, earlier upload {again.status_code}")
+        assert again.status_code == 200, again.text
+        assert hashlib.sha256(again.content).hexdigest() == earlier.json()["sha256"]
+        assert again.headers["X-Sha256"] == earlier.json()["sha256"]
+        rendered = requests.get(f"{url}/page/2", timeout=10)
+        print(f"\nread-only server-a: static pages 200, earlier upload 200 "
+              f"(from {again.headers.get('X-Served-From', 'database')}), "
+              f"database-rendered page {rendered.status_code}")
         for drive in ("server-a/disk1", "server-a/disk2"):
             fault.rollback(ctx, drive)
         remount(ctx.machine("server-a"))

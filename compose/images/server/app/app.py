@@ -4,12 +4,19 @@ Served by gunicorn (as www-data) behind nginx, which serves /, /*.html and
 /static/ straight from /srv/www and proxies everything else here:
 
     GET  /page/<id>     a page rendered from PostgreSQL
-    POST /upload        raw body -> /srv/uploads/<id> (fsynced) + a row in
-                        PostgreSQL; 201 {"id","sha256","size"} only once both
-                        are durable; 503 {"error"} on EIO, EROFS, database down
-    GET  /upload/<id>   the bytes, X-Sha256 = the hash recorded at upload
-    GET  /healthz       200 "ok" when /srv takes a durable write and the
-                        database answers SELECT 1; 503 and the reason if not
+    POST /upload        raw body -> /srv/uploads/<id> (fsynced, its sha256 in
+                        the xattr user.sha256) + a row in PostgreSQL; 201
+                        {"id","sha256","size"} only once both are durable; 503
+                        {"error","kind"} on a standby ("read-only"), EIO, EROFS,
+                        database down
+    GET  /upload/<id>   the bytes, X-Sha256 = the hash recorded at upload (from
+                        the database, or from the file's xattr while the
+                        database is down: the files alone still serve reads)
+    GET  /readyz        200 when this machine can serve reads: a file of /srv
+                        reads back from the drives (not the page cache)
+    GET  /healthz       200 "ok" when this machine takes writes: /srv takes a
+                        durable write, the database answers and is the primary;
+                        503 and the reasons if not
     GET  /status        raid-status + the services' state (200 even degraded)
 """
 
@@ -32,6 +39,9 @@ from flask import Flask, Response, jsonify, request
 SERVICE_NAME = os.environ.get("SERVICE_NAME", "")
 SITE = os.environ.get("SITE", "")
 UPLOADS = "/srv/uploads"
+#: Read by /readyz: a file every machine has (copied at first boot).
+READY_FILE = "/srv/www/index.html"
+SHA256_XATTR = "user.sha256"
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PROBE_TIMEOUT = 1.5  # below HAProxy's check timeout (2 s)
 COMMAND_TIMEOUT = 10.0
@@ -146,6 +156,8 @@ def describe(e: BaseException) -> str:
         return f"{errno.errorcode.get(e.errno, e.errno)} {e.strerror}"
     if isinstance(e, psycopg2.Error):
         return (str(e).strip().splitlines() or [type(e).__name__])[0]
+    if isinstance(e, Refused):
+        return str(e)
     return f"{type(e).__name__}: {e}"
 
 
@@ -168,14 +180,48 @@ def database_check() -> None:
     db.run(select_one)
 
 
+def in_recovery() -> bool:
+    """True on a standby (PostgreSQL replaying a primary's WAL): it refuses writes."""
+    def ask(cur):
+        cur.execute("SELECT pg_is_in_recovery()")
+        return cur.fetchone()[0]
+
+    return bool(db.run(ask))
+
+
+class Refused(Exception):
+    """A check that ran and said no (its message is the whole reason)."""
+
+
+def role_check() -> None:
+    try:
+        standby = in_recovery()
+    except psycopg2.Error:
+        return  # the database check reports it
+    if standby:
+        raise Refused("standby (a read-only replica): writes go to the primary")
+
+
+def read_check() -> None:
+    """Read a file of /srv from the drives: drop its cached pages first."""
+    fd = os.open(READY_FILE, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
 checks = [
     BoundedCheck("storage", storage_check, PROBE_TIMEOUT),
     BoundedCheck("database", database_check, PROBE_TIMEOUT),
+    BoundedCheck("role", role_check, PROBE_TIMEOUT),
 ]
+read_checks = [BoundedCheck("storage", read_check, PROBE_TIMEOUT)]
 
 
-def write_durably(path: str, data: bytes) -> None:
-    """Write, fsync, rename into place, fsync the directory."""
+def write_durably(path: str, data: bytes, sha256: str) -> None:
+    """Write (with the hash as an xattr), fsync, rename into place, fsync the directory."""
     directory = os.path.dirname(path)
     tmp = os.path.join(directory, f".tmp-{uuid.uuid4().hex}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
@@ -183,6 +229,7 @@ def write_durably(path: str, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
+        os.setxattr(fd, SHA256_XATTR, sha256.encode())
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -209,11 +256,19 @@ def upload():
     upload_id = request.headers.get("X-Upload-Id") or str(uuid.uuid4())
     if not UPLOAD_ID.match(upload_id):
         return error(400, "request", "X-Upload-Id must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+    # A standby must not take the file either: it would differ from its primary.
+    try:
+        standby = in_recovery()
+    except psycopg2.Error as e:
+        return error(503, "database", describe(e), id=upload_id)
+    if standby:
+        return error(503, "read-only", f"{SERVICE_NAME} is a standby (a read-only replica): it "
+                     "serves reads and takes no writes until it is promoted", id=upload_id)
     data = request.get_data(cache=False)
     digest = hashlib.sha256(data).hexdigest()
     path = os.path.join(UPLOADS, upload_id)
     try:
-        write_durably(path, data)
+        write_durably(path, data, digest)
     except OSError as e:
         return error(503, "storage", describe(e), id=upload_id)
 
@@ -244,7 +299,9 @@ def download(upload_id: str):
     try:
         row = db.run(lookup)
     except psycopg2.Error as e:
-        return error(503, "database", describe(e))
+        # The files alone can still serve reads (a read-only array stops the
+        # database, not the reading of what is on disk).
+        return download_from_disk(upload_id, describe(e))
     if row is None:
         return error(404, "request", "no such upload")
     sha256, size, path = row
@@ -257,6 +314,22 @@ def download(upload_id: str):
         return error(503, "storage", describe(e), id=upload_id)
     return Response(data, mimetype="application/octet-stream",
                     headers={"X-Sha256": sha256, "X-Size": str(size)})
+
+
+def download_from_disk(upload_id: str, database_error: str) -> Response:
+    """An upload served from its file and the hash in its xattr, without the database."""
+    path = os.path.join(UPLOADS, upload_id)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+            sha256 = os.getxattr(f.fileno(), SHA256_XATTR).decode()
+    except FileNotFoundError:
+        return error(503, "database", database_error)
+    except OSError as e:
+        return error(503, "storage", describe(e), id=upload_id)
+    return Response(data, mimetype="application/octet-stream",
+                    headers={"X-Sha256": sha256, "X-Size": str(len(data)),
+                             "X-Served-From": "disk"})
 
 
 @app.get("/page/<page_id>")
@@ -280,6 +353,14 @@ def page(page_id: str):
         "<p><a href=\"/\">Home</a></p></body></html>\n"
     )
     return Response(text, mimetype="text/html")
+
+
+@app.get("/readyz")
+def readyz():
+    reasons = [r for r in (check() for check in read_checks) if r]
+    if reasons:
+        return Response("; ".join(reasons) + "\n", status=503, mimetype="text/plain")
+    return Response("ready\n", mimetype="text/plain")
 
 
 @app.get("/healthz")

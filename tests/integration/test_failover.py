@@ -1,0 +1,266 @@
+"""The failover replica and site faults on the real stack (issue 5).
+
+server-b is a hot standby of server-a (PostgreSQL streaming, files pulled by
+rsync).  A data centre is powered off, cut off or frozen; server-b promotes
+itself; the lost site comes back as a second primary; failback ends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import docker
+import pytest
+import requests
+
+from chaos.engine import objects
+from chaos.engine.runstate import RunState, RunStore
+from chaos.faults.base import FaultContext
+from chaos.faults.registry import make_fault
+from chaos.load.verify import read_back
+from chaos.measure.loss import assess_loss
+from chaos.records import Ack
+from chaos.stack.edge import served_by, wait_served_by
+from chaos.stack.failover import upload_hashes
+from chaos.stack.replication import ReplicationStatus, probe_replication
+from tests.conftest import Drill, own_stack
+from tests.integration.leftovers import leftovers
+
+pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
+
+#: Files reach server-b every 2 s here: uploads of the last moments before a
+#: power-off are then reliably not there yet (the default is 1 s).
+FILE_SYNC_INTERVAL = 2
+
+
+@pytest.fixture(scope="module")
+def sites(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
+    """A stack of its own: these tests power its sites off."""
+    with own_stack(engine, drill, "--set", f"DRILL_FILE_SYNC_INTERVAL={FILE_SYNC_INTERVAL}") as stack:
+        yield stack
+
+
+def replication(ctx: FaultContext) -> ReplicationStatus:
+    return probe_replication(ctx.client, ctx.run_id)
+
+
+def assert_normal(ctx: FaultContext) -> None:
+    """server-a the only primary, server-b streaming from it."""
+    status = replication(ctx)
+    assert status.primaries == ["server-a"], status.to_json()
+    b = status.server("server-b")
+    assert b.role == "standby" and b.upstream == "server-a", status.to_json()
+
+
+def upload(url: str, upload_id: str | None = None, size: int = 8192) -> Ack | None:
+    body = os.urandom(size)
+    headers = {"X-Upload-Id": upload_id} if upload_id else {}
+    try:
+        answer = requests.post(f"{url}/upload", data=body, headers=headers, timeout=5)
+    except requests.RequestException:
+        return None
+    if answer.status_code != 201:
+        return None
+    return Ack(answer.json()["id"], hashlib.sha256(body).hexdigest(), size, time.time())
+
+
+class Uploader(threading.Thread):
+    """Uploads through the edge back to back, keeping every acknowledgement."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.acks: list[Ack] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            ack = upload(self.url, f"u-{uuid.uuid4().hex[:12]}")
+            if ack is not None:
+                self.acks.append(ack)
+
+    def stop(self) -> list[Ack]:
+        self.halt.set()
+        self.join(10)
+        return list(self.acks)
+
+
+def first_successful_upload(url: str, since: float, timeout: float = 90.0) -> float:
+    """Seconds from `since` until an upload through the edge is acknowledged."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if upload(url, size=4096) is not None:
+            return time.time() - since
+        time.sleep(0.05)
+    raise AssertionError(f"no upload succeeded within {timeout} s")
+
+
+def on_server(ctx: FaultContext, service: str) -> dict[str, str]:
+    """Uploads a server really holds: a row in its database and the file with that hash."""
+    machine = ctx.machine(service)
+    rows = upload_hashes(machine) or {}
+    listing = machine.run("sh", "-c", "cd /srv/uploads && find . -maxdepth 1 -type f ! -name '.*' "
+                          "-exec sha256sum {} +", timeout=60).output
+    files = {line.split()[1].removeprefix("./"): line.split()[0]
+             for line in listing.splitlines() if len(line.split()) == 2}
+    return {i: digest for i, digest in rows.items() if files.get(i) == digest}
+
+
+def test_an_upload_reaches_server_b_and_the_probe_reports_roles_and_lag(
+        sites: tuple[RunState, FaultContext]) -> None:
+    state, ctx = sites
+    assert_normal(ctx)
+    ack = upload(state.edge_url or "")
+    assert ack is not None
+    # Once the probe says server-b pulled files after the upload, the upload is there.
+    deadline = time.monotonic() + 30
+    while True:
+        status = replication(ctx)
+        [lag] = status.lags
+        b = status.server("server-b")
+        if b.file_sync_at is not None and b.file_sync_at > ack.acknowledged_at:
+            break
+        assert time.monotonic() < deadline, "server-b pulled no files for 30 s"
+        time.sleep(0.2)
+    assert lag.streaming and lag.lag_bytes == 0, lag
+    assert lag.last_replicated_upload is not None and lag.last_replicated_upload.id == ack.id
+    assert on_server(ctx, "server-b").get(ack.id) == ack.sha256
+    print(f"\nserver-b: WAL lag {lag.lag_bytes:.0f} bytes ({lag.lag_seconds:.3f} s), "
+          f"upload {ack.id} on disk {b.file_sync_at - ack.acknowledged_at + FILE_SYNC_INTERVAL:.1f} s "
+          f"at most after its acknowledgement (files pulled every {FILE_SYNC_INTERVAL} s)")
+    # A standby serves reads and refuses writes, clearly.
+    refused = ctx.machine("server-b").run("curl", "-sS", "-X", "POST", "--data-binary", "x",
+                                          "http://127.0.0.1/upload")
+    answer = json.loads(refused.output)
+    assert answer["kind"] == "read-only" and "standby" in answer["error"]
+
+
+def test_power_off_fails_over_and_unreplicated_uploads_are_reported_missing(
+        sites: tuple[RunState, FaultContext]) -> None:
+    state, ctx = sites
+    url = state.edge_url or ""
+    uploader = Uploader(url)
+    uploader.start()
+    time.sleep(4)
+    fault = make_fault("power-off")
+    injection = fault.inject(ctx, "dc-a")
+    acks = uploader.stop()
+    assert injection.confirmed and injection.affected == ["server-a"], injection.evidence
+    assert injection.effective_at is not None
+    seconds = first_successful_upload(url, injection.effective_at)
+    print(f"\npower-off dc-a: first acknowledged upload {seconds:.2f} s after the power went "
+          f"(served by {served_by(url)}; promotion after 10 s of silence)")
+    assert served_by(url) == "server-b"
+    assert replication(ctx).server("server-b").promoted_by == "watchdog"
+
+    # The harness's verdict, read through the edge ...
+    report = assess_loss(acks, read_back(url, acks), injection.effective_at)
+    # ... against what server-b really holds.
+    held = on_server(ctx, "server-b")
+    truly_missing = {a.id for a in acks if held.get(a.id) != a.sha256}
+    print(f"{len(acks)} uploads acknowledged before the power-off; {len(truly_missing)} never reached "
+          f"server-b: {sorted(truly_missing)[:10]}")
+    assert set(report.lost_ids) == truly_missing
+    assert truly_missing, "asynchronous replication lost nothing: the test shows nothing"
+
+
+def test_power_on_reports_two_primaries_and_failback_leaves_one(
+        sites: tuple[RunState, FaultContext], drill: Drill) -> None:
+    state, ctx = sites
+    back = drill.run("rollback", "power-off", "dc-a", "--run", state.run_id)
+    assert "SPLIT BRAIN" in back.stdout, back.stdout
+    check = drill.run("replication", "--check", "--run", state.run_id, check=False)
+    assert check.returncode != 0 and "split brain" in check.stderr
+    done = drill.run("failback", "--run", state.run_id, "--json")
+    result = json.loads(done.stdout)
+    assert (result["old_primary"], result["new_primary"]) == ("server-a", "server-b")
+    print(f"\nfailback: server-a follows server-b after {result['seconds']:.1f} s ({result['method']})")
+    status = replication(ctx)
+    assert status.primaries == ["server-b"]
+    a = status.server("server-a")
+    assert a.role == "standby" and a.upstream == "server-b"
+    swap = drill.run("switchover", "--to", "server-a", "--run", state.run_id)
+    print(swap.stdout.strip())
+    assert_normal(ctx)
+    wait_served_by(state.edge_url or "", "server-a", timeout=60)
+
+
+def test_isolated_site_keeps_running_then_two_primaries_then_failback(
+        sites: tuple[RunState, FaultContext], engine: docker.DockerClient, drill: Drill) -> None:
+    state, ctx = sites
+    url = state.edge_url or ""
+    assert_normal(ctx)
+    fault = make_fault("isolate")
+    injection = fault.inject(ctx, "dc-a")
+    try:
+        assert injection.confirmed, injection.evidence
+        wait_served_by(url, "server-b", timeout=90)  # promoted by its watchdog
+        server_a = objects.service_container(engine, state.run_id, "server-a")
+        assert objects.state_of(server_a).status == "running"
+        # Alive inside and still a primary taking writes: the split brain.
+        inside = ctx.machine("server-a").run(
+            "curl", "-fsS", "-X", "POST", "-H", "X-Upload-Id: written-on-a-alone",
+            "--data-binary", "only server-a has this", "http://127.0.0.1/upload")
+        assert inside.exit_code == 0, inside.output
+        on_b = upload(url, "written-on-b-while-a-was-cut-off")
+        assert on_b is not None
+    finally:
+        back = drill.run("rollback", "isolate", "dc-a", "--run", state.run_id)
+    assert "SPLIT BRAIN" in back.stdout, back.stdout
+    assert replication(ctx).split_brain
+    done = json.loads(drill.run("failback", "--switch-back", "--json", "--run", state.run_id).stdout)
+    assert done["diverged"] == ["written-on-a-alone"]
+    assert done["switched_back"]
+    print(f"\nisolate dc-a: failback {done['seconds']:.1f} s, switch back: writes refused "
+          f"{done['switchover_seconds']:.1f} s; dropped from server-a: {done['diverged']}")
+    assert_normal(ctx)
+    wait_served_by(url, "server-a", timeout=60)
+    read = requests.get(f"{url}/upload/{on_b.id}", timeout=10)
+    assert read.status_code == 200 and hashlib.sha256(read.content).hexdigest() == on_b.sha256
+
+
+def test_frozen_site_is_failed_over_and_thawed(sites: tuple[RunState, FaultContext],
+                                               drill: Drill) -> None:
+    state, ctx = sites
+    url = state.edge_url or ""
+    fault = make_fault("pause")
+    injection = fault.inject(ctx, "server-a")
+    try:
+        assert injection.confirmed
+        wait_served_by(url, "server-b", timeout=90)
+    finally:
+        drill.run("rollback", "pause", "server-a", "--run", state.run_id)
+    drill.run("failback", "--switch-back", "--run", state.run_id)
+    assert_normal(ctx)
+    wait_served_by(url, "server-a", timeout=60)
+
+
+def test_unknown_site_lists_the_valid_ones(sites: tuple[RunState, FaultContext], drill: Drill) -> None:
+    state, _ = sites
+    result = drill.run("inject", "power-off", "dc-x", "--run", state.run_id, check=False)
+    assert result.returncode == 2
+    assert "sites: dc-a, dc-b, dc-c, edge" in result.stderr
+    wrong = drill.run("promote", "server-x", "--run", state.run_id, check=False)
+    assert wrong.returncode == 2 and "server-a, server-b" in wrong.stderr
+    primary = drill.run("promote", "server-a", "--run", state.run_id, check=False)
+    assert primary.returncode == 2 and "not a standby" in primary.stderr
+
+
+def test_down_after_power_off_leaves_nothing(engine: docker.DockerClient, drill: Drill) -> None:
+    drill.run("up")
+    store = RunStore(drill.state_root)
+    state = store.resolve(None)
+    run_dir = store.run_dir(state.run_id)
+    try:
+        ctx = FaultContext(engine, state.run_id, run_dir)
+        assert make_fault("power-off").inject(ctx, "dc-a").confirmed
+    finally:
+        drill.run("down", "--run", state.run_id)
+    left = leftovers(engine, state.run_id, run_dir)
+    assert left.empty(), left
