@@ -7,7 +7,7 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import docker
 import pytest
@@ -17,7 +17,7 @@ from chaos.engine.runstate import RunState
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.stack.edge import wait_served_by
-from chaos.stack.raid_ops import remount
+from chaos.stack.raid_ops import remount, scrub
 from tests.conftest import Drill, own_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
@@ -62,30 +62,53 @@ def test_write_error_on_one_member_keeps_the_site_writable(disks: tuple[RunState
         assert upload(state.edge_url or "").status_code == 201
     ctx.machine("server-a").run("sync")
     assert write_errors(ctx, "disk1") == before  # rollback stopped the errors
+    # disk1 missed the writes made while it failed: RAID1 does not resync it by
+    # itself, a scrub does (copying from disk2), as an operator would run it.
+    repaired = scrub(ctx.machine("server-a"))
+    print(f"\nscrub after the write errors on disk1: {repaired.errors} error(s), "
+          f"{repaired.corrected} corrected, {repaired.uncorrectable} uncorrectable")
+    assert repaired.corrected > 0 and repaired.uncorrectable == 0
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.3)
 
 
 def test_write_error_on_every_member_flips_read_only_until_remounted(
         disks: tuple[RunState, FaultContext]) -> None:
     state, ctx = disks
     url = state.edge_url or ""
+    server_a = ctx.machine("server-a")
     earlier = upload(url)
     assert earlier.status_code == 201
+    server_a.run("sync")  # committed: on disk in the filesystem's trees
+    recent = upload(url)  # fsynced only: in btrfs's tree log
+    assert recent.status_code == 201
     no_failover = make_fault("shutdown")  # the story of a single main server
     assert no_failover.inject(ctx, "dc-b").confirmed
     fault = make_fault("write-error")
     try:
         for drive in ("server-a/disk1", "server-a/disk2"):
             assert fault.inject(ctx, drive).confirmed
-        deadline = time.monotonic() + 30
-        while not ctx.machine("server-a").raid().read_only:
+        flipped = time.monotonic()
+
+        def read_only() -> bool:
             upload(url)  # writes make btrfs notice
-            assert time.monotonic() < deadline, "the filesystem never went read-only"
-            time.sleep(0.5)
+            return server_a.raid().read_only
+        wait_until(read_only, "the filesystem going read-only")
+        print(f"\nread-only {time.monotonic() - flipped:.1f} s after the write errors began")
         refused = upload(url)
         assert refused.status_code == 503 and refused.json()["kind"] in ("storage", "database")
         assert requests.get(f"{url}/healthz", timeout=10).status_code == 503
-        # Still read: the site's pages and every earlier upload, with the hash
-        # recorded at upload, straight from the read-only array.
+        # The machine mounts the array again read-only from its last commit
+        # (storage-watch), and the edge routes reads to it again.
+        wait_until(lambda: server_a.run("test", "-e", "/run/machine/srv-readonly").exit_code == 0,
+                   "the read-only fallback")
+        wait_until(lambda: requests.get(f"{url}/", timeout=10).status_code == 200,
+                   "the edge serving pages from the read-only server-a")
         for path in ("/", "/about.html", "/static/style.css"):
             page = requests.get(f"{url}{path}", timeout=10)
             assert page.status_code == 200, (path, page.status_code)
@@ -95,20 +118,27 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(
         assert hashlib.sha256(again.content).hexdigest() == earlier.json()["sha256"]
         assert again.headers["X-Sha256"] == earlier.json()["sha256"]
         rendered = requests.get(f"{url}/page/2", timeout=10)
-        print(f"\nread-only server-a: static pages 200, earlier upload 200 "
-              f"(from {again.headers.get('X-Served-From', 'database')}), "
-              f"database-rendered page {rendered.status_code}")
+        latest = requests.get(f"{url}/upload/{recent.json()['id']}", timeout=10)
+        print(f"read-only server-a: static pages 200, the committed upload 200 "
+              f"(from {again.headers.get('X-Served-From', 'database')}), the upload fsynced "
+              f"since the last commit {latest.status_code}, database-rendered page "
+              f"{rendered.status_code}")
         for drive in ("server-a/disk1", "server-a/disk2"):
             fault.rollback(ctx, drive)
-        remount(ctx.machine("server-a"))
-        assert not ctx.machine("server-a").raid().read_only
+        remount(server_a)
+        assert not server_a.raid().read_only
         wait_served_by(url, "server-a")  # the edge's health checks rise again
         assert upload(url).status_code == 201
-        read = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
-        assert read.status_code == 200
+        assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
+        for acked in (earlier, recent):  # the tree log is replayed: nothing acknowledged lost
+            read = requests.get(f"{url}/upload/{acked.json()['id']}", timeout=10)
+            assert read.status_code == 200
+            assert hashlib.sha256(read.content).hexdigest() == acked.json()["sha256"]
     finally:
         for drive in ("server-a/disk1", "server-a/disk2"):
             fault.rollback(ctx, drive)
+        if server_a.raid().read_only:  # the next tests need it writable
+            remount(server_a)
         no_failover.rollback(ctx, "dc-b")
 
 

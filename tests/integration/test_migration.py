@@ -16,6 +16,7 @@ import docker
 import pytest
 import requests
 
+from chaos.engine import objects
 from chaos.engine.runstate import RunState
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
@@ -37,7 +38,9 @@ TARGET_RATE = "32M"
 @pytest.fixture(scope="module")
 def array(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
     """Two members and two spares; backups only when asked for (they would read the array)."""
-    with own_stack(engine, drill, "--drives", "4", "--set", "DRILL_BACKUP_INTERVAL=3600") as stack:
+    # One server's array: server-b must not take over while server-a reboots.
+    with own_stack(engine, drill, "--drives", "4", "--set", "DRILL_BACKUP_INTERVAL=3600",
+                   "--set", "DRILL_PROMOTE_AFTER=0") as stack:
         yield stack
 
 
@@ -216,3 +219,18 @@ def test_drill_migrate_moves_the_array_and_refuses_bad_input(array: tuple[RunSta
     assert data["old_drives"] == members and data["new_drives"] != members
     assert data["raid_after"]["members"] == data["new_drives"] and data["raid_after"]["healthy"]
     assert members_of(ctx.machine("server-a").raid()) == data["new_drives"]
+
+
+def test_a_migrated_server_boots_again_from_its_new_drives(array: tuple[RunState, FaultContext]
+                                                          ) -> None:
+    """The array lives on other drives than at the first boot: a restart must find them."""
+    _, ctx = array
+    before = members_of(ctx.machine("server-a").raid())
+    make_fault("power-off").inject(ctx, "server-a")
+    make_fault("power-off").rollback(ctx, "server-a")
+    deadline = time.monotonic() + 180
+    while objects.state_of(ctx.machine("server-a").container).health != "healthy":
+        assert time.monotonic() < deadline, "server-a did not come back after the power-off"
+        time.sleep(0.5)
+    after = ctx.machine("server-a").raid()
+    assert members_of(after) == before and after.mounted and not after.read_only
