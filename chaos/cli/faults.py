@@ -75,14 +75,45 @@ def rollback(progress: Progress, fault: str | None, target: str | None, everythi
     ctx = _context(run_id, progress)
     pairs = ([(i.fault, i.target) for i in active.active(ctx.run_dir)] if everything
              else [(fault or "", target or "")])
+    _roll_back(ctx, progress, pairs)
+    if not pairs:
+        click.echo("no faults in place")
+
+
+def _roll_back(ctx: FaultContext, progress: Progress, pairs: list[tuple[str, str]]) -> None:
     for name, where in pairs:
         make_fault(name).rollback(ctx, where)
         active.remove(ctx.run_dir, name, where)
         click.echo(f"rolled back {name} on {where}")
-    if not pairs:
-        click.echo("no faults in place")
     if any(name in SITE_FAULTS for name, _ in pairs):
         _report_roles(ctx, progress)
+
+
+def _site_returns(progress: Progress, target: str, run_id: str | None, faults: tuple[str, ...]
+                  ) -> None:
+    """Roll back the site faults `faults` in place on `target` (the default one if none is)."""
+    ctx = _context(run_id, progress)
+    pairs = [(i.fault, i.target) for i in active.active(ctx.run_dir)
+             if i.fault in faults and i.target == target] or [(faults[0], target)]
+    _roll_back(ctx, progress, pairs)
+
+
+@cli.command("power-on")
+@click.argument("target")
+@click.option("--run", "run_id", default=None, help="The run. [default: the current one]")
+@click.pass_obj
+def power_on(progress: Progress, target: str, run_id: str | None) -> None:
+    """Power TARGET (a site or a server) on again after `power-off` or `shutdown`."""
+    _site_returns(progress, target, run_id, ("power-off", "shutdown"))
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--run", "run_id", default=None, help="The run. [default: the current one]")
+@click.pass_obj
+def reconnect(progress: Progress, target: str, run_id: str | None) -> None:
+    """Connect TARGET (a site or a server) to `wan` again after `isolate`."""
+    _site_returns(progress, target, run_id, ("isolate",))
 
 
 #: Faults after which a server returns with whatever role it had: maybe two primaries.

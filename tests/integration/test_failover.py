@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import docker
 import pytest
@@ -34,9 +34,9 @@ from tests.integration.leftovers import leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
 
-#: Files reach server-b every 2 s here: uploads of the last moments before a
-#: power-off are then reliably not there yet (the default is 1 s).
-FILE_SYNC_INTERVAL = 2
+#: Files reach server-b every 10 s here (the default is 1 s): a power-off
+#: right after one pull is then sure to find the uploads since not there yet.
+FILE_SYNC_INTERVAL = 10
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,13 @@ class Uploader(threading.Thread):
         return list(self.acks)
 
 
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(0.1)
+
+
 def first_successful_upload(url: str, since: float, timeout: float = 90.0) -> float:
     """Seconds from `since` until an upload through the edge is acknowledged."""
     deadline = time.monotonic() + timeout
@@ -131,9 +138,9 @@ def test_an_upload_reaches_server_b_and_the_probe_reports_roles_and_lag(
     assert lag.streaming and lag.lag_bytes == 0, lag
     assert lag.last_replicated_upload is not None and lag.last_replicated_upload.id == ack.id
     assert on_server(ctx, "server-b").get(ack.id) == ack.sha256
-    print(f"\nserver-b: WAL lag {lag.lag_bytes:.0f} bytes ({lag.lag_seconds:.3f} s), "
-          f"upload {ack.id} on disk {b.file_sync_at - ack.acknowledged_at + FILE_SYNC_INTERVAL:.1f} s "
-          f"at most after its acknowledgement (files pulled every {FILE_SYNC_INTERVAL} s)")
+    print(f"\nserver-b: WAL lag {lag.lag_bytes:.0f} bytes ({lag.lag_seconds:.3f} s); upload {ack.id} "
+          f"came with the file pull that started {b.file_sync_at - ack.acknowledged_at:.1f} s after "
+          f"its acknowledgement (pulls every {FILE_SYNC_INTERVAL} s)")
     # A standby serves reads and refuses writes, clearly.
     refused = ctx.machine("server-b").run("curl", "-sS", "-X", "POST", "--data-binary", "x",
                                           "http://127.0.0.1/upload")
@@ -147,7 +154,12 @@ def test_power_off_fails_over_and_unreplicated_uploads_are_reported_missing(
     url = state.edge_url or ""
     uploader = Uploader(url)
     uploader.start()
-    time.sleep(4)
+    time.sleep(2)
+    # Just after server-b's file pull: the next one is FILE_SYNC_INTERVAL away.
+    last_pull = replication(ctx).server("server-b").file_sync_at
+    wait_until(lambda: replication(ctx).server("server-b").file_sync_at != last_pull,
+               "server-b's next file pull", timeout=FILE_SYNC_INTERVAL * 3)
+    time.sleep(0.5)
     fault = make_fault("power-off")
     injection = fault.inject(ctx, "dc-a")
     acks = uploader.stop()
@@ -173,7 +185,7 @@ def test_power_off_fails_over_and_unreplicated_uploads_are_reported_missing(
 def test_power_on_reports_two_primaries_and_failback_leaves_one(
         sites: tuple[RunState, FaultContext], drill: Drill) -> None:
     state, ctx = sites
-    back = drill.run("rollback", "power-off", "dc-a", "--run", state.run_id)
+    back = drill.run("power-on", "dc-a", "--run", state.run_id)
     assert "SPLIT BRAIN" in back.stdout, back.stdout
     check = drill.run("replication", "--check", "--run", state.run_id, check=False)
     assert check.returncode != 0 and "split brain" in check.stderr
@@ -211,7 +223,7 @@ def test_isolated_site_keeps_running_then_two_primaries_then_failback(
         on_b = upload(url, "written-on-b-while-a-was-cut-off")
         assert on_b is not None
     finally:
-        back = drill.run("rollback", "isolate", "dc-a", "--run", state.run_id)
+        back = drill.run("reconnect", "dc-a", "--run", state.run_id)
     assert "SPLIT BRAIN" in back.stdout, back.stdout
     assert replication(ctx).split_brain
     done = json.loads(drill.run("failback", "--switch-back", "--json", "--run", state.run_id).stdout)
