@@ -93,3 +93,12 @@ class StackError(HarnessError):
 
 class StateError(HarnessError):
     """The run-state folder is missing, unreadable or names no run."""
+
+
+class DrillFailed(HarnessError):
+    """A drill ran to its end and an objective, a check or a step did not hold."""
+
+    exit_code = ExitCode.OBJECTIVE_FAILED
+
+    def render(self) -> str:
+        return f"drill failed: {self.message}"

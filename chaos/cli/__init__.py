@@ -4,7 +4,7 @@ Verbs: images, up, status, down, clean, smoke (stack); load; faults, inject, rol
 backup, restore (faults); replication, promote, failback, switchover (replication); migrate.
 """
 
-from chaos.cli import faults, load, migrate, replication, stack  # noqa: F401  (registers the verbs)
+from chaos.cli import drill_run, faults, load, migrate, replication, stack  # noqa: F401  (registers the verbs)
 from chaos.cli.base import cli, main
 
 __all__ = ["cli", "main"]

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chaos.engine.compose_model import REFUSED_KEYS, ComposeSpec, Service, known_keys, model_at
+from chaos.engine.compose_model import REFUSED_KEYS, ComposeSpec, Service
 from chaos.errors import InputError, Problem
+from chaos.validation import in_file_order, problems_from
 from chaos.yamlsource import YamlDocument, did_you_mean, load_yaml
 
 _VARIABLE = re.compile(
@@ -57,8 +58,8 @@ def load_compose(path: Path, variables: Mapping[str, str]) -> ComposeProject:
     try:
         spec = ComposeSpec.model_validate(data)
     except ValidationError as e:
-        problems.extend(_problems_from(e, document))
-        raise InputError(_in_file_order(problems)) from None
+        problems.extend(problems_from(e, document, ComposeSpec, REFUSED_KEYS))
+        raise InputError(in_file_order(problems)) from None
     problems.extend(_topology_problems(spec, document))
     order: tuple[str, ...] = ()
     try:
@@ -69,7 +70,7 @@ def load_compose(path: Path, variables: Mapping[str, str]) -> ComposeProject:
         problems.append(document.problem(("services", e.args[1][0], "depends_on"),
                                          f"depends_on forms a cycle: {cycle}"))
     if problems:
-        raise InputError(_in_file_order(problems))
+        raise InputError(in_file_order(problems))
     return ComposeProject(file=path.resolve(), spec=spec, order=order)
 
 
@@ -117,40 +118,6 @@ def _interpolate(value: Any, path: tuple[str | int, ...], variables: Mapping[str
         return [_interpolate(v, (*path, i), variables, document, problems)
                 for i, v in enumerate(value)]
     return value
-
-
-def _problems_from(error: ValidationError, document: YamlDocument) -> list[Problem]:
-    problems = []
-    for item in error.errors(include_url=False):
-        loc = list(item["loc"])
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            model = model_at(ComposeSpec, tuple(loc[:-1]))
-            valid = known_keys(model) if model else []
-            if key in REFUSED_KEYS:
-                message = f"'{key}' is not supported: {REFUSED_KEYS[key]}"
-            else:
-                message = f"unknown key '{key}'{did_you_mean(key, valid)}"
-                if valid:
-                    message += f" (valid keys: {', '.join(valid)})"
-        elif item["type"] == "missing":
-            message = f"`{loc[-1]}` is required"
-        elif item["type"] not in ("value_error",) and "input" in item and item["type"].endswith(
-                ("_type", "_parsing", "literal_error", "greater_than_equal", "less_than_equal",
-                 "too_short")):
-            message = f"{message} (got {_show(item['input'])})"
-        problems.append(document.problem(loc, message))
-    return problems
-
-
-def _in_file_order(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _topology_problems(spec: ComposeSpec, document: YamlDocument) -> list[Problem]:

@@ -66,6 +66,9 @@ class Fault(ABC):
     summary: ClassVar[str]
     #: Parameter name -> (default, help).
     parameters: ClassVar[Mapping[str, tuple[str, str]]] = {}
+    #: What it is aimed at: "drive" (`server-a/disk1`), "server" (`server-a`) or
+    #: "site" (`dc-a`, or one service).
+    target_kind: ClassVar[str] = "drive"
 
     def __init__(self, params: Mapping[str, str] | None = None) -> None:
         given = dict(params or {})

@@ -109,6 +109,7 @@ class Bitrot(Fault):
 
 class FsCorruption(Fault):
     name = "fs-corruption"
+    target_kind = "server"
     summary = ("files under /srv/uploads overwritten with garbage through the filesystem "
                "(every mirror holds the damage; target: a server)")
     parameters = {"files": ("5", "how many uploaded files")}

@@ -34,6 +34,8 @@ def _names(containers: list[Container]) -> list[str]:
 
 
 class _SiteFault(Fault):
+    target_kind = "site"
+
     def _containers(self, ctx: FaultContext, target: str) -> list[Container]:
         return objects.site_containers(ctx.client, ctx.run_id, target)
 

@@ -33,6 +33,7 @@ print("never full")
 
 class Full(Fault):
     name = "full"
+    target_kind = "server"
     summary = "the server's array is filled up: writes fail with ENOSPC (target: a server or its drive)"
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:

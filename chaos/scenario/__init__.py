@@ -1,0 +1,1 @@
+"""Scenarios: drills written down in YAML (format, validation, plan, engine)."""

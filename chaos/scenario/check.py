@@ -1,0 +1,299 @@
+"""Reading a scenario file and checking all of it before anything starts.
+
+Every problem is collected (not only the first), each with file, line and
+column, what was expected and the closest valid name: the shape (pydantic),
+then what depends on the registries and the stack — fault and action names,
+their parameters and targets, steps named in `after`, probes and their states,
+matrix keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from chaos.engine.compose import ComposeProject, load_compose
+from chaos.engine.labels import SITE
+from chaos.errors import InputError, Problem
+from chaos.faults.registry import FAULTS, fault_class
+from chaos.load.settings import Mix
+from chaos.scenario.actions import ACTIONS
+from chaos.scenario.conditions import PROBES
+from chaos.scenario.model import Condition, Scenario
+from chaos.validation import in_file_order, problems_from
+from chaos.yamlsource import YamlDocument, did_you_mean, load_yaml
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+DRIVE = re.compile(r"^(?P<server>[^/]+)/disk(?P<n>[0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What a scenario's targets may name: services, sites, drives per server."""
+
+    services: tuple[str, ...]
+    sites: tuple[str, ...]
+    #: server -> number of drives (only servers whose compose entry says DRIVES).
+    drives: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, project: ComposeProject, drives: int | None) -> Topology:
+        sites = sorted({s.labels[SITE] for s in project.spec.services.values() if SITE in s.labels})
+        counts = {}
+        for name, service in project.spec.services.items():
+            declared = service.environment.get("DRIVES")
+            if declared and declared.isdigit():
+                counts[name] = drives if drives and service.environment.get("RAID_MEMBERS") == "2" \
+                    else int(declared)
+        return cls(tuple(project.spec.services), tuple(sites), counts)
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A scenario that passed every check, with where it came from."""
+
+    path: Path
+    scenario: Scenario
+    compose_file: Path
+    topology: Topology
+    document: YamlDocument
+
+
+def compose_path(path: Path, compose: str) -> Path:
+    given = Path(compose)
+    return given if given.is_absolute() else (path.parent / given).resolve()
+
+
+def load_scenario(path: Path, *, interactive: bool = False) -> LoadedScenario:
+    """Read and check `path`; InputError with every problem found."""
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise InputError([document.problem((), "a scenario is a mapping (apiVersion, name, "
+                                                "summary, stack, load, steps, ...)")])
+    try:
+        scenario = Scenario.model_validate(document.data)
+    except ValidationError as e:
+        raise InputError(in_file_order(problems_from(e, document, Scenario))) from None
+    problems: list[Problem] = []
+    compose_file = compose_path(path, scenario.stack.compose)
+    topology = Topology((), ())
+    try:
+        project = load_compose(compose_file, _check_variables(scenario))
+        topology = Topology.of(project, scenario.stack.drives)
+    except InputError as e:
+        problems.append(document.problem(("stack", "compose"),
+                                         f"the compose file {compose_file} does not load: "
+                                         + (str(e.problems[0]) if e.problems else str(e))))
+    if topology.services:
+        problems += _semantic_problems(scenario, document, topology, interactive)
+    problems += _load_problems(scenario, document)
+    if problems:
+        raise InputError(in_file_order(problems))
+    return LoadedScenario(path, scenario, compose_file, topology, document)
+
+
+def _check_variables(scenario: Scenario) -> dict[str, str]:
+    """What `up` would give the compose file, with placeholders for the run's own values."""
+    variables = {"DRILL_RUN": "validate", "DRILL_RUN_DIR": "/nonexistent",
+                 "DRILL_DB_PASSWORD": "validate"}
+    variables.update({k: str(v) for k, v in scenario.stack.settings.items()})
+    if scenario.stack.drives:
+        variables["DRILL_DRIVES"] = str(scenario.stack.drives)
+    return variables
+
+
+def _load_problems(scenario: Scenario, document: YamlDocument) -> list[Problem]:
+    from chaos.cli.load import parse_size_range
+
+    problems = []
+    known = list(Mix.__dataclass_fields__)
+    for name in scenario.load.mix:
+        if name not in known:
+            problems.append(document.problem(("load", "mix", name), f"unknown part of the mix "
+                            f"'{name}'{did_you_mean(name, known)} (parts: {', '.join(known)})"))
+    if scenario.load.mix and not any(scenario.load.mix.values()):
+        problems.append(document.problem(("load", "mix"), "at least one weight must be above 0"))
+    try:
+        parse_size_range(scenario.load.upload_size)
+    except InputError as e:
+        problems.append(document.problem(("load", "upload_size"), str(e)))
+    return problems
+
+
+def _target_problem(kind: str, target: str | None, topology: Topology) -> str | None:
+    """Why `target` is not a valid target of `kind`, or None."""
+    services = ", ".join(topology.services)
+    if kind == "none":
+        return None if target is None or target in topology.services else \
+            f"unknown target '{target}'{did_you_mean(target, topology.services)} (servers: {services})"
+    if target is None:
+        example = {"drive": "server-a/disk1", "server": "server-a", "site": "dc-a"}[kind]
+        return f"`target` is required: a {kind}, e.g. {example}"
+    if kind == "drive":
+        found = DRIVE.match(target)
+        if not found:
+            return f"'{target}' is not a drive: write SERVER/diskN, e.g. server-a/disk1"
+        server, n = found["server"], int(found["n"])
+        if server not in topology.drives:
+            with_drives = ", ".join(topology.drives) or "none in this stack"
+            return f"'{server}' has no drives{did_you_mean(server, topology.drives)} " \
+                   f"(servers with drives: {with_drives})"
+        if not 1 <= n <= topology.drives[server]:
+            return f"{server} has drives disk1..disk{topology.drives[server]}, not disk{n}"
+        return None
+    if kind == "server":
+        return None if target in topology.services else \
+            f"unknown server '{target}'{did_you_mean(target, topology.services)} (servers: {services})"
+    choices = (*topology.sites, *topology.services)
+    return None if target in choices else \
+        f"unknown site or service '{target}'{did_you_mean(target, choices)} " \
+        f"(sites: {', '.join(topology.sites) or 'none'}; services: {services})"
+
+
+def _condition_problems(condition: Condition, where: tuple[Any, ...], document: YamlDocument,
+                        topology: Topology) -> list[Problem]:
+    if condition.probe not in PROBES:
+        return [document.problem((*where, "probe"), f"unknown probe '{condition.probe}'"
+                                 f"{did_you_mean(condition.probe, PROBES)} (probes: {', '.join(PROBES)})")]
+    kind, with_target, without = PROBES[condition.probe]
+    states = (*with_target, *without)
+    if condition.is_ not in states:
+        return [document.problem((*where, "is"), f"probe {condition.probe} has no state "
+                                 f"'{condition.is_}'{did_you_mean(condition.is_, states)} "
+                                 f"(states: {', '.join(states)})")]
+    if condition.is_ in with_target:
+        reason = _target_problem(kind, condition.target, topology)
+        if reason:
+            return [document.problem((*where, "target"), reason)]
+    return []
+
+
+def _semantic_problems(scenario: Scenario, document: YamlDocument, topology: Topology,
+                       interactive: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    names = [step.name for step in scenario.steps]
+    seen: set[str] = set()
+    for index, step in enumerate(scenario.steps):
+        at = ("steps", index)
+        if step.name in seen:
+            problems.append(document.problem((*at, "name"), f"a second step named '{step.name}'"))
+        seen.add(step.name)
+        if step.fault is not None:
+            if step.fault not in FAULTS:
+                problems.append(document.problem((*at, "fault"),
+                                                 unknown("fault", step.fault, FAULTS)))
+            else:
+                fault = fault_class(step.fault)
+                reason = _target_problem(fault.target_kind, step.target, topology)
+                if reason:
+                    problems.append(document.problem((*at, "target"), reason))
+                problems += _param_problems(step.params, fault.parameters, f"fault {step.fault}",
+                                            at, document)
+        elif step.action is not None:
+            if step.action not in ACTIONS:
+                problems.append(document.problem((*at, "action"),
+                                                 unknown("action", step.action, ACTIONS)))
+            else:
+                action = ACTIONS[step.action]
+                reason = _target_problem(action.target_kind, step.target, topology)
+                if reason:
+                    problems.append(document.problem((*at, "target"), reason))
+                problems += _param_problems(step.params, action.parameters, f"action {step.action}",
+                                            at, document, required=True)
+        elif not interactive:
+            problems.append(document.problem((*at, "manual"), "a manual step without a `fault` or "
+                                             "`action` to run in its place cannot run without a "
+                                             "terminal (CI): add one, or run it from a terminal"))
+        if step.after is not None and step.after not in names:
+            problems.append(document.problem((*at, "after"), f"no step named '{step.after}'"
+                                             f"{did_you_mean(step.after, names)} "
+                                             f"(steps: {', '.join(names)})"))
+        if step.after == step.name:
+            problems.append(document.problem((*at, "after"), "a step cannot start after itself"))
+        if step.when is not None:
+            problems += _condition_problems(step.when, (*at, "when"), document, topology)
+        if step.manual is not None and step.manual.until is not None:
+            problems += _condition_problems(step.manual.until, (*at, "manual", "until"), document,
+                                            topology)
+    graph = {s.name: {s.after} for s in scenario.steps if s.after in names and s.after != s.name}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as e:
+        cycle = " -> ".join(e.args[1])
+        problems.append(document.problem(("steps", names.index(e.args[1][0]), "after"),
+                                         f"steps wait for each other in a circle: {cycle}"))
+    for index, check in enumerate(scenario.verify.checks):
+        if check.server not in topology.services:
+            problems.append(document.problem(("verify", "checks", index, "server"),
+                                             f"unknown server '{check.server}'"
+                                             f"{did_you_mean(check.server, topology.services)}"))
+    for index, condition in enumerate(scenario.verify.expect):
+        problems += _condition_problems(condition, ("verify", "expect", index), document, topology)
+    for key in scenario.matrix:
+        reason = matrix_key_problem(key, names)
+        if reason:
+            problems.append(document.problem(("matrix", key), reason))
+        elif not scenario.matrix[key]:
+            problems.append(document.problem(("matrix", key), "give at least one value"))
+    return problems
+
+
+def unknown(kind: str, name: str, choices: Iterable[str]) -> str:
+    """`unknown fault 'x'; did you mean 'y'? (faults: ...)`."""
+    listed = list(choices)
+    return f"unknown {kind} '{name}'{did_you_mean(name, listed)} ({kind}s: {', '.join(listed)})"
+
+
+def _param_problems(given: dict[str, Any], known: Any, what: str, at: tuple[Any, ...],
+                    document: YamlDocument, required: bool = False) -> list[Problem]:
+    problems = []
+    for key in given:
+        if key not in known:
+            problems.append(document.problem((*at, "params", key), f"{what} has no parameter "
+                                             f"'{key}'{did_you_mean(key, known)} "
+                                             f"(parameters: {', '.join(known) or 'none'})"))
+    if required:
+        for key, (default, _) in known.items():
+            if default is None and key not in given:
+                problems.append(document.problem((*at, "params"),
+                                                 f"{what} needs the parameter '{key}'"))
+    return problems
+
+
+MATRIX_LOAD = ("users", "duration", "workers", "spawn_rate", "upload_size")
+MATRIX_STEP = ("at", "delay", "duration", "target")
+
+
+def matrix_key_problem(key: str, steps: Iterable[str]) -> str | None:
+    """Why a matrix key names nothing a run can vary, or None."""
+    parts = key.split(".")
+    if parts[0] == "load" and len(parts) == 2 and parts[1] in MATRIX_LOAD:
+        return None
+    if parts[:2] == ["stack", "drives"] and len(parts) == 2:
+        return None
+    if parts[:2] == ["stack", "settings"] and len(parts) == 3:
+        return None
+    step_names = list(steps)
+    if parts[0] == "steps" and len(parts) == 3 and parts[2] in MATRIX_STEP:
+        if parts[1] in step_names:
+            return None
+        return f"no step named '{parts[1]}'{did_you_mean(parts[1], step_names)}"
+    candidates = [f"load.{k}" for k in MATRIX_LOAD] + ["stack.drives"] + \
+        [f"steps.{name}.{k}" for name in step_names for k in MATRIX_STEP]
+    return (f"'{key}' cannot vary{did_you_mean(key, candidates)} (what can: "
+            f"load.{{{','.join(MATRIX_LOAD)}}}, stack.drives, stack.settings.NAME, "
+            f"steps.NAME.{{{','.join(MATRIX_STEP)}}})")
+
+
+def scenario_files(paths: Iterable[Path] = ()) -> list[Path]:
+    """The scenarios named (files or folders), or the shipped library."""
+    found: list[Path] = []
+    for path in list(paths) or [SCENARIO_DIR]:
+        found += sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    return found

@@ -1,0 +1,71 @@
+"""A scenario's objectives against what was measured: each one passed or failed, with the figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chaos.measure.summary import Measurements
+from chaos.scenario.durations import format_duration
+from chaos.scenario.model import Objectives
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    name: str
+    limit: str
+    measured: str
+    passed: bool
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}s"
+
+
+def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveResult]:
+    """One result per objective given; an objective nothing measured fails (it cannot be shown met)."""
+    results = []
+    impacts = [f.impact for f in measured.faults]
+    if objectives.rto is not None:
+        if not impacts:
+            results.append(ObjectiveResult("rto", format_duration(objectives.rto), "no fault", True))
+        else:
+            worst = max((i.time_to_recover or 0.0 for i in impacts if i.recovered), default=0.0)
+            unrecovered = [i for i in impacts if not i.recovered]
+            passed = not unrecovered and worst <= objectives.rto
+            shown = "not recovered" if unrecovered else _seconds(worst)
+            results.append(ObjectiveResult("rto", format_duration(objectives.rto), shown, passed))
+    if objectives.max_downtime is not None:
+        downtime = sum(i.downtime for i in impacts)
+        results.append(ObjectiveResult("max_downtime", format_duration(objectives.max_downtime),
+                                       _seconds(downtime), downtime <= objectives.max_downtime))
+    if objectives.max_error_rate is not None:
+        rate = measured.overall.error_rate
+        results.append(ObjectiveResult("max_error_rate", f"{objectives.max_error_rate:.2%}",
+                                       f"{rate:.2%}", rate <= objectives.max_error_rate))
+    loss = measured.loss
+    if objectives.max_lost_writes is not None:
+        if loss is None:
+            results.append(ObjectiveResult("max_lost_writes", str(objectives.max_lost_writes),
+                                           "not verified", False))
+        else:
+            results.append(ObjectiveResult("max_lost_writes", str(objectives.max_lost_writes),
+                                           str(loss.lost), loss.lost <= objectives.max_lost_writes))
+    if objectives.rpo is not None:
+        if loss is None:
+            results.append(ObjectiveResult("rpo", format_duration(objectives.rpo), "not verified",
+                                           False))
+        else:
+            # The oldest lost write's age at the fault: how far back the data went.
+            window = loss.loss_window
+            age = 0.0 if window is None else max(0.0, -window[0])
+            results.append(ObjectiveResult("rpo", format_duration(objectives.rpo), _seconds(age),
+                                           age <= objectives.rpo))
+    if objectives.latency is not None:
+        for name in ("p50", "p95", "p99"):
+            limit = getattr(objectives.latency, name)
+            if limit is None:
+                continue
+            value = getattr(measured.overall, name)
+            results.append(ObjectiveResult(f"latency_{name}", format_duration(limit),
+                                           _seconds(value), value is not None and value <= limit))
+    return results

@@ -1,0 +1,419 @@
+"""The engine: one scenario (one matrix combination) run on a real stack, start to teardown.
+
+up (or reuse) -> load -> steady state -> steps on schedule (each in a thread;
+abort rules and live progress watched meanwhile) -> load stopped -> every
+fault rolled back -> verification -> objectives -> teardown.  Rollbacks and
+teardown always run — at the end, on an abort, on an error, on Ctrl-C or
+SIGTERM — and the result (partial if need be) is always written.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chaos.engine import lifecycle
+from chaos.engine.runstate import Phase, RunState, RunStore
+from chaos.errors import HarnessError, InputError, StackError
+from chaos.faults import active
+from chaos.faults.base import FaultContext
+from chaos.faults.registry import make_fault
+from chaos.progress import Progress
+from chaos.scenario.actions import action, resolve_params
+from chaos.scenario.check import LoadedScenario
+from chaos.scenario.conditions import holds, wait_until
+from chaos.scenario.live import LiveCounts
+from chaos.scenario.model import Condition, Scenario, Step
+from chaos.scenario.objectives import evaluate
+from chaos.scenario.plan import PlannedStep, describe_step, plan
+from chaos.scenario.result import CheckResult, DrillResult, StepRecord
+
+#: Load keeps running this long after the last step ended (scaled), so recovery shows.
+TAIL = 10.0
+#: Locust's own run-time cap, far beyond any drill: the engine stops it.
+LOAD_CAP = 6 * 3600.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    out_dir: Path
+    time_scale: float = 1.0
+    #: Reuse the current stack if one is up, and leave the stack up afterwards.
+    keep: bool = False
+    interactive: bool = False
+    label: str = ""
+
+
+class Aborted(Exception):
+    """An abort rule fired."""
+
+
+class DrillRunner:
+    """Runs one scenario; `run()` returns its result (also on an abort)."""
+
+    def __init__(self, loaded: LoadedScenario, scenario: Scenario, options: RunOptions,
+                 progress: Progress) -> None:
+        self.loaded = loaded
+        self.scenario = scenario
+        self.options = options
+        self.progress = progress
+        self.scale = options.time_scale
+        self.stop = threading.Event()
+        self.result = DrillResult(scenario.name, options.label, str(loaded.path),
+                                  time_scale=self.scale, out_dir=str(options.out_dir))
+        self.plan = plan(scenario, self.scale)
+        self.records = {p.step.name: StepRecord(p.step.name, describe_step(p.step), p.trigger)
+                        for p in self.plan}
+        self.result.steps = list(self.records.values())
+        self.done = {p.step.name: threading.Event() for p in self.plan}
+        self.errors: list[str] = []
+        self.ctx: FaultContext | None = None
+        self.state: RunState | None = None
+        self.owns_stack = True
+        self.t0 = 0.0
+
+    # -- the whole drill -------------------------------------------------------
+
+    def run(self) -> DrillResult:
+        self.result.started_at = time.time()
+        session = None
+        try:
+            self._up()
+            session, records = self._drive()
+            self._verify(records)
+            self._judge(records)
+        except Aborted as e:
+            self.result.outcome, self.result.reason = "aborted", str(e)
+        except KeyboardInterrupt:
+            self.result.outcome, self.result.reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            raise
+        except HarnessError as e:
+            self.result.outcome, self.result.reason = "error", e.message
+            raise
+        finally:
+            self.stop.set()
+            self._finish()
+        return self.result
+
+    def _finish(self) -> None:
+        """Rollbacks, teardown, the result file: whatever happened before."""
+        try:
+            self._roll_back_all()
+        finally:
+            self.result.ended_at = time.time()
+            self.result.write(self.options.out_dir)
+            if self.state is not None and self.owns_stack and not self.options.keep:
+                with self.progress.step(f"tearing down run {self.state.run_id}"):
+                    lifecycle.down(self.state.run_id, self.progress)
+
+    # -- stack ------------------------------------------------------------------
+
+    def _up(self) -> None:
+        from chaos.engine.client import connect
+
+        store = RunStore()
+        client = connect(self.progress)
+        if self.options.keep:
+            current = store.current()
+            found = store.load(current) if current else None
+            if found is not None and found.phase == Phase.UP:
+                self.state, self.owns_stack = found, False
+                self.progress.info(f"reusing run {found.run_id} (--keep)")
+        if self.state is None:
+            stack = self.scenario.stack
+            variables = {k: str(v) for k, v in stack.settings.items()}
+            if stack.drives:
+                variables["DRILL_DRIVES"] = str(stack.drives)
+            self.state = lifecycle.up(lifecycle.UpOptions(compose_file=self.loaded.compose_file,
+                                                          variables=variables), self.progress)
+        self.result.run_id = self.state.run_id
+        self.ctx = FaultContext(client, self.state.run_id, store.run_dir(self.state.run_id))
+        if not self.state.edge_url:
+            raise StackError(f"run {self.state.run_id} publishes no port: nothing to send load to")
+
+    # -- load and steps -----------------------------------------------------------
+
+    def _drive(self) -> tuple[object, object]:
+        from chaos.cli.load import parse_size_range
+        from chaos.load.runner import LoadPlan
+        from chaos.load.session import LoadSession
+        from chaos.load.settings import LoadSettings, Mix
+
+        load = self.scenario.load
+        assert self.state is not None and self.state.edge_url
+        smallest, largest = parse_size_range(load.upload_size)
+        mix = Mix(**load.mix) if load.mix else Mix()
+        out = (self.options.out_dir / "load").resolve()
+        plan_ = LoadPlan(self.state.edge_url, LoadSettings(out, mix, smallest, largest),
+                         users=max(load.users, 1), spawn_rate=load.spawn_rate, duration=LOAD_CAP,
+                         workers=load.workers)
+        with self.progress.step(f"load: {load.users} users, steady state "
+                                f"{load.steady_state * self.scale:g} s"):
+            session = LoadSession(plan_, prober_rate=load.prober_rate, with_load=load.users > 0)
+            session.__enter__()
+        try:
+            self._sleep(load.steady_state * self.scale)
+            self.t0 = time.time()
+            threads = [threading.Thread(target=self._step_thread, args=(p,), daemon=True,
+                                        name=f"step-{p.step.name}") for p in self.plan]
+            for thread in threads:
+                thread.start()
+            self._watch(threads, session, LiveCounts(out))
+        finally:
+            self.stop.set()
+            session.stop()
+        return session, session.records()
+
+    def _watch(self, threads: list[threading.Thread], session: object, live: LiveCounts) -> None:
+        """Progress every few seconds, abort rules every second, until the drill's end."""
+        end = self.t0 + self.scenario.load.duration * self.scale
+        next_report = 0.0
+        while True:
+            live.refresh()
+            now = time.time()
+            for rule in self.scenario.abort:
+                window = rule.for_ * self.scale
+                available = live.availability(window, now)
+                if now - self.t0 >= window and available is not None \
+                        and available < rule.availability_below:
+                    raise Aborted(f"availability {available:.0%} below "
+                                  f"{rule.availability_below:.0%} for {window:g} s")
+            steps_busy = any(t.is_alive() for t in threads)
+            if now >= next_report:
+                self._report(now, live)
+                next_report = now + 5.0
+            if not steps_busy and now >= end:
+                last = max((r.ended_at or r.rolled_back_at or 0.0 for r in self.records.values()),
+                           default=0.0)
+                if now >= max(end, last + TAIL * self.scale):
+                    return
+            if self.errors:
+                raise StackError(f"a step broke: {self.errors[0]}")
+            time.sleep(1.0)
+
+    def _report(self, now: float, live: LiveCounts) -> None:
+        total, good = live.window(5, now)
+        done = sum(1 for r in self.records.values() if r.state in ("done", "failed", "timed-out",
+                                                                   "skipped", "error"))
+        running = [r.name for r in self.records.values() if r.state in ("running", "waiting")]
+        rate = f"{total / 5:.0f} req/s, errors {(total - good) / total:.1%}" if total else "no answers"
+        self.progress.info(f"[T+{now - self.t0:5.0f}s] steps {done}/{len(self.records)} done"
+                           + (f" (now: {', '.join(running)})" if running else "") + f" · {rate}")
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep unless the drill stops first; False when it did."""
+        return not self.stop.wait(max(0.0, seconds))
+
+    def _step_thread(self, planned: PlannedStep) -> None:
+        step, record = planned.step, self.records[planned.step.name]
+        try:
+            if self._wait_trigger(step, record):
+                self._execute(step, record)
+        except HarnessError as e:
+            record.state, record.ok, record.detail = "error", False, e.message
+            self.errors.append(f"{step.name}: {e.message}")
+        except Exception as e:  # a bug must still end the drill cleanly
+            record.state, record.ok, record.detail = "error", False, repr(e)
+            self.errors.append(f"{step.name}: {e!r}")
+        finally:
+            self.done[step.name].set()
+
+    def _wait_trigger(self, step: Step, record: StepRecord) -> bool:
+        """`at` or `after` (+ delay) first, then `when` watched from that moment on."""
+        record.state = "waiting"
+        if step.after is not None:
+            while not self.done[step.after].wait(0.2):
+                if self.stop.is_set():
+                    return self._skipped(record)
+            before = self.records[step.after]
+            if before.ok is False:
+                record.detail = f"{step.after} did not succeed"
+                return self._skipped(record)
+            if not self._sleep(step.delay * self.scale):
+                return self._skipped(record)
+        elif (step.at is not None or step.when is None) and \
+                not self._sleep(self.t0 + (step.at or 0.0) * self.scale - time.time()):
+            return self._skipped(record)
+        if step.when is not None and not self._condition(step.when):
+            if self.stop.is_set():
+                return self._skipped(record)
+            record.state, record.ok = "timed-out", False
+            record.detail = (f"{step.when.probe} never said {step.when.is_} "
+                             f"within {step.when.timeout:g} s")
+            return False
+        return True
+
+    @staticmethod
+    def _skipped(record: StepRecord) -> bool:
+        record.state = "skipped"
+        return False
+
+    def _condition(self, condition: Condition, timeout: float | None = None) -> bool:
+        assert self.ctx is not None and self.state is not None
+        ctx, url = self.ctx, self.state.edge_url or ""
+        return wait_until(lambda: holds(ctx, url, condition.probe, condition.target, condition.is_),
+                          timeout if timeout is not None else condition.timeout, self.stop.is_set)
+
+    def _execute(self, step: Step, record: StepRecord) -> None:
+        assert self.ctx is not None
+        record.state, record.started_at = "running", time.time()
+        self.progress.info(f"[T+{record.started_at - self.t0:5.0f}s] {step.name}: {record.what}")
+        if step.manual is not None and self.options.interactive:
+            self._manual(step, record)
+        elif step.fault is not None:
+            fault = make_fault(step.fault, {k: str(v) for k, v in step.params.items()})
+            injection = fault.inject(self.ctx, step.target or "")
+            active.add(self.ctx.run_dir, injection)
+            record.injection, record.ok = injection.to_json(), injection.confirmed
+            record.effective_at, record.detail = injection.effective_at, injection.evidence
+            if not injection.confirmed:
+                self.progress.info(f"  {step.name}: UNCONFIRMED: {injection.evidence}")
+            if step.duration is not None and self._sleep(step.duration * self.scale):
+                fault.rollback(self.ctx, step.target or "")
+                active.remove(self.ctx.run_dir, step.fault, step.target or "")
+                record.rolled_back_at = time.time()
+                self.progress.info(f"[T+{record.rolled_back_at - self.t0:5.0f}s] {step.name}: "
+                                   "rolled back")
+        elif step.action is not None:
+            found = action(step.action)
+            outcome = found.run(self.ctx, step.target, resolve_params(found, step.params))
+            record.ok, record.detail, record.data = outcome.ok, outcome.detail, outcome.data
+            self.progress.info(f"  {step.name}: {outcome.detail}")
+        record.ended_at = time.time()
+        record.state = "done" if record.ok is not False else "failed"
+
+    def _manual(self, step: Step, record: StepRecord) -> None:
+        """Game day: the operator acts; we wait for Enter or for `until` to hold."""
+        assert step.manual is not None
+        asked = time.time()
+        print(f"\n>>> MANUAL STEP {step.name}: {step.manual.instruction}\n"
+              f">>> press Enter when done" + (" (or it is noticed by itself)"
+                                               if step.manual.until else ""), flush=True)
+        confirmed = threading.Event()
+
+        def read_enter() -> None:
+            sys.stdin.readline()
+            confirmed.set()
+        threading.Thread(target=read_enter, daemon=True).start()
+        until = step.manual.until
+        check: Callable[[], bool] = confirmed.is_set
+        if until is not None:
+            assert self.ctx is not None and self.state is not None
+            ctx, url = self.ctx, self.state.edge_url or ""
+            check = lambda: confirmed.is_set() or holds(ctx, url, until.probe, until.target, until.is_)  # noqa: E731
+        wait_until(check, 24 * 3600.0, self.stop.is_set)
+        record.human_seconds = time.time() - asked
+        record.ok, record.detail = True, f"done by the operator in {record.human_seconds:.0f} s"
+
+    # -- the end --------------------------------------------------------------------
+
+    def _roll_back_all(self) -> None:
+        if self.ctx is None:
+            return
+        for injection in active.active(self.ctx.run_dir):
+            try:
+                make_fault(injection.fault).rollback(self.ctx, injection.target)
+                active.remove(self.ctx.run_dir, injection.fault, injection.target)
+                for record in self.records.values():
+                    if record.injection and record.injection.get("target") == injection.target \
+                            and record.rolled_back_at is None:
+                        record.rolled_back_at = time.time()
+            except HarnessError as e:  # the others must still be tried
+                self.progress.info(f"rollback of {injection.fault} on {injection.target} "
+                                   f"failed: {e.message}")
+
+    def _verify(self, records: object) -> None:
+        from chaos.load.session import LoadRecords
+
+        assert isinstance(records, LoadRecords) and self.state is not None
+        verify = self.scenario.verify
+        # Faults out, the site whole again: then the checks of the end state.
+        self._roll_back_all()
+        self.reads = None
+        if verify.read_back and records.acks:
+            from chaos.load.verify import read_back
+
+            with self.progress.step(f"reading back {len(records.acks)} acknowledged uploads"):
+                self.reads = read_back(self.state.edge_url or "", records.acks)
+        for check in verify.checks:
+            self.result.checks.append(self._testinfra(check.server, check.service_running,
+                                                      check.file_exists, check.command))
+        for condition in verify.expect:
+            passed = self._condition(condition, min(condition.timeout, 60.0)) \
+                if not self.stop.is_set() else self._check_once(condition)
+            target = f" {condition.target}" if condition.target else ""
+            self.result.checks.append(CheckResult(f"{condition.probe}{target} is {condition.is_}",
+                                                  passed, "" if passed else "not at the end"))
+
+    def _check_once(self, condition: Condition) -> bool:
+        assert self.ctx is not None and self.state is not None
+        deadline = time.monotonic() + min(condition.timeout, 60.0)
+        while time.monotonic() < deadline:
+            if holds(self.ctx, self.state.edge_url or "", condition.probe, condition.target,
+                     condition.is_):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def _testinfra(self, server: str, service: str | None, path: str | None,
+                   command: str | None) -> CheckResult:
+        import testinfra
+
+        from chaos.engine import objects
+
+        assert self.ctx is not None
+        try:
+            container = objects.service_container(self.ctx.client, self.ctx.run_id, server)
+        except HarnessError as e:
+            return CheckResult(f"{server}", False, e.message)
+        host = testinfra.get_host(f"docker://{container.name}")
+        if service:
+            name = f"{server}: {service} running"
+            try:
+                return CheckResult(name, bool(host.supervisor(service).is_running), "")
+            except Exception as e:  # supervisorctl missing or the machine down
+                return CheckResult(name, False, str(e)[:200])
+        if path:
+            return CheckResult(f"{server}: {path} exists", bool(host.file(path).exists), "")
+        ran = host.run(command or "true")
+        return CheckResult(f"{server}: `{command}`", ran.rc == 0,
+                           "" if ran.rc == 0 else (ran.stderr or ran.stdout)[:200])
+
+    def _judge(self, records: object) -> None:
+        from chaos.load.session import LoadRecords
+        from chaos.measure.summary import FaultMark, measure
+
+        assert isinstance(records, LoadRecords)
+        marks = [FaultMark(r.name, r.effective_at or r.started_at or 0.0, r.rolled_back_at)
+                 for p in self.plan for r in [self.records[p.step.name]]
+                 if p.step.fault is not None and r.started_at is not None]
+        measured = measure(records.requests, records.acks, records.started_at, records.ended_at,
+                           faults=marks, reads=self.reads)
+        self.result.measurements = measured.to_json()
+        self.result.objectives = evaluate(self.scenario.objectives, measured)
+        failed_steps = [r.name for r in self.records.values()
+                        if r.state in ("timed-out", "error", "skipped")]
+        failed = [o.name for o in self.result.objectives if not o.passed] + \
+                 [c.name for c in self.result.checks if not c.passed]
+        if failed or failed_steps:
+            self.result.outcome = "failed"
+            self.result.reason = "; ".join(
+                ([f"objectives/checks not met: {', '.join(failed)}"] if failed else [])
+                + ([f"steps that did not run: {', '.join(failed_steps)}"] if failed_steps else []))
+        else:
+            self.result.outcome, self.result.reason = "passed", "every objective met"
+
+
+def refuse_manual_without_terminal(scenario: Scenario, interactive: bool) -> None:
+    """A manual step with nothing automated to run instead needs a person at a terminal."""
+    if interactive:
+        return
+    lonely = [s.name for s in scenario.steps if s.manual and not (s.fault or s.action)]
+    if lonely:
+        raise InputError(f"manual step(s) {', '.join(lonely)} have no automated equivalent and "
+                         "there is no terminal to ask an operator",
+                         hint="add a `fault` or `action` to run in CI, or run from a terminal")
