@@ -19,7 +19,7 @@ def render_result(result: DrillResult) -> list[str]:
     """The verdict of one drill for a person: steps with real times, objectives, checks."""
     head = f"{result.scenario}" + (f" [{result.label}]" if result.label else "")
     lines = [f"{head}: {result.outcome.upper()} — {result.reason}"]
-    start = min((s.started_at for s in result.steps if s.started_at), default=result.started_at)
+    start = result.clock_started_at or result.started_at
     for step in result.steps:
         when = f"T+{step.started_at - start:6.1f}s" if step.started_at else " " * 9
         took = ""

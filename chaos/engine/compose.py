@@ -149,7 +149,4 @@ def _topology_problems(spec: ComposeSpec, document: YamlDocument) -> list[Proble
                     ("services", name, "volumes", index),
                     f"volume '{mount.source}' is not declared under the top-level `volumes`"
                     f"{did_you_mean(mount.source or '', spec.volumes)}"))
-        if not service.networks:
-            problems.append(document.problem(
-                ("services", name), "a service must join at least one of the declared networks"))
     return problems

@@ -383,3 +383,13 @@ class ComposeSpec(Strict):
         if isinstance(value, dict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _default_network(self) -> ComposeSpec:
+        """As compose does: services that name no network join one called `default`."""
+        loose = [s for s in self.services.values() if not s.networks]
+        if loose:
+            self.networks.setdefault("default", NetworkSpec())
+            for service in loose:
+                service.networks["default"] = ServiceNetwork()
+        return self

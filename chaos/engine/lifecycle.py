@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -56,8 +57,18 @@ def run_variables(run_id: str, run_dir: Path, extra: Mapping[str, str]) -> dict[
         "DRILL_RUN": run_id,
         "DRILL_RUN_DIR": str(run_dir),
         "DRILL_DB_PASSWORD": variables.get("DRILL_DB_PASSWORD") or secrets.token_urlsafe(18),
+        # A port fixed now, not Docker's pick: a container restarted by a
+        # fault (power-on) gets the same one back, and the load finds it again.
+        "DRILL_EDGE_PORT": variables.get("DRILL_EDGE_PORT") or str(free_port()),
     })
     return variables
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def prepare(options: UpOptions, store: RunStore) -> tuple[str, ComposeProject]:
@@ -188,13 +199,15 @@ def wait_healthy(container: Container, deadline: float, cancel: threading.Event 
 
 
 def _edge_url(client: docker.DockerClient, run_id: str) -> str | None:
-    """The URL of the first published port of the run (the edge's)."""
-    for container in objects.find_containers(client, run_id):
-        if container.labels.get(labels.ROLE) == "edge" or container.labels.get(labels.SERVICE) == "edge":
-            for target in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}):
-                published = objects.published_port(container, target)
-                if published:
-                    return f"http://{published[0]}:{published[1]}"
+    """The URL of the edge's published port; in a stack without an edge, the first one published."""
+    containers = objects.find_containers(client, run_id)
+    containers.sort(key=lambda c: not (c.labels.get(labels.ROLE) == "edge"
+                                       or c.labels.get(labels.SERVICE) == "edge"))
+    for container in containers:
+        for target in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}):
+            published = objects.published_port(container, target)
+            if published:
+                return f"http://{published[0]}:{published[1]}"
     return None
 
 

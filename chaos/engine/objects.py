@@ -126,7 +126,9 @@ def create_volume(client: docker.DockerClient, name: str, run_labels: dict[str, 
 def create_container(client: docker.DockerClient, plan: ContainerPlan) -> Container:
     """Create (not start) the container and join all its networks."""
     for source in plan.bind_sources:
-        source.mkdir(parents=True, exist_ok=True)
+        # As docker does for a missing bind source: a folder (a file is used as it is).
+        if not source.exists():
+            source.mkdir(parents=True, exist_ok=True)
     first_network, first_aliases = plan.networks[0]
     networking = client.api.create_networking_config(
         {first_network: client.api.create_endpoint_config(aliases=first_aliases or None)})

@@ -50,6 +50,8 @@ class DrillResult:
     run_id: str | None = None
     started_at: float = 0.0
     ended_at: float = 0.0
+    #: T+0 of the steps: the end of the steady state.
+    clock_started_at: float = 0.0
     #: passed, failed, aborted, interrupted, error
     outcome: str = "error"
     reason: str = ""

@@ -157,7 +157,7 @@ class DrillRunner:
             session.__enter__()
         try:
             self._sleep(load.steady_state * self.scale)
-            self.t0 = time.time()
+            self.t0 = self.result.clock_started_at = time.time()
             threads = [threading.Thread(target=self._step_thread, args=(p,), daemon=True,
                                         name=f"step-{p.step.name}") for p in self.plan]
             for thread in threads:
