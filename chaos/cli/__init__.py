@@ -1,10 +1,11 @@
 """`drill`: the command line. Verbs live in modules by topic; `main` is the only place that exits.
 
 Verbs: images, up, status, down, clean, smoke (stack); load; faults, inject, rollback, raid,
-backup, restore (faults); replication, promote, failback, switchover (replication); migrate.
+backup, restore (faults); replication, promote, failback, switchover (replication); migrate;
+validate, list (scenarios).
 """
 
-from chaos.cli import drill_run, faults, load, migrate, replication, stack  # noqa: F401  (registers the verbs)
+from chaos.cli import drill_run, faults, load, migrate, replication, scenarios, stack  # noqa: F401  (registers the verbs)
 from chaos.cli.base import cli, main
 
 __all__ = ["cli", "main"]

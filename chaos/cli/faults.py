@@ -34,11 +34,27 @@ def _describe(injection: Injection) -> str:
 
 @cli.command("faults")
 def list_faults() -> None:
-    """List the faults that can be injected, with their parameters."""
+    """List the faults and a scenario's actions, with their targets and parameters."""
+    from chaos.scenario.actions import ACTIONS
+
+    click.echo("faults (`drill inject FAULT TARGET`; in a scenario `fault:`), target kind:")
     for name in FAULTS:
         fault = fault_class(name)
         params = ", ".join(f"{k}={d} ({h})" for k, (d, h) in fault.parameters.items())
-        click.echo(f"{name:<12} {fault.summary}" + (f"\n{'':<13}parameters: {params}" if params else ""))
+        click.echo(f"  {name:<14} {fault.target_kind:<7}{fault.summary}"
+                   + (f"\n{'':<24}parameters: {params}" if params else ""))
+    click.echo("actions (in a scenario `action:`), target kind:")
+    for name, found in ACTIONS.items():
+        params = ", ".join(_action_parameter(k, d, h) for k, (d, h) in found.parameters.items())
+        kind = "-" if found.target_kind == "none" else found.target_kind
+        click.echo(f"  {name:<14} {kind:<7}{found.summary}"
+                   + (f"\n{'':<24}parameters: {params}" if params else ""))
+
+
+def _action_parameter(key: str, default: str | None, help_text: str) -> str:
+    if default is None:
+        return f"{key} (required: {help_text})"
+    return f"{key} ({help_text})" if default == "" else f"{key}={default} ({help_text})"
 
 
 @cli.command()

@@ -28,7 +28,7 @@ class ActionOutcome:
 class Action:
     name: str
     summary: str
-    #: "server", "site", "drive" or "none".
+    #: "server", "site", "drive", "any" (a drive, a server or a site) or "none".
     target_kind: str
     #: Parameter name -> (default, help); a default of None means required.
     parameters: Mapping[str, tuple[str | None, str]]
@@ -165,6 +165,23 @@ def _site_rollback(fault: str) -> Callable[[FaultContext, str | None, dict[str, 
     return run
 
 
+def _rollback(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:
+    from chaos.faults import active
+    from chaos.faults.registry import make_fault
+
+    place, wanted = target or "", params.get("fault") or ""
+    # A server's faults include its drives': new drives (before a restore) end them all.
+    chosen = [i for i in active.active(ctx.run_dir)
+              if (i.target == place or i.target.startswith(f"{place}/"))
+              and (not wanted or i.fault == wanted)]
+    for injection in chosen:
+        make_fault(injection.fault).rollback(ctx, injection.target)
+        active.remove(ctx.run_dir, injection.fault, injection.target)
+    if not chosen:
+        return ActionOutcome(True, f"no {wanted or 'fault'} in place on {place}: nothing to do")
+    return ActionOutcome(True, "rolled back " + ", ".join(f"{i.fault} on {i.target}" for i in chosen))
+
+
 def _wait(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:
     return ActionOutcome(True, "waited")
 
@@ -197,6 +214,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            _site_rollback("power-off")),
     Action("reconnect", "an isolated site (or server) is connected again", "site", {},
            _site_rollback("isolate")),
+    Action("rollback", "the faults in place on the target end now (a server: its drives' too)",
+           "any", {"fault": ("", "only this fault (default: every one)")}, _rollback),
     Action("wait", "nothing: a gate for `when` or a manual step", "none", {}, _wait),
 )}
 

@@ -133,8 +133,11 @@ def _target_problem(kind: str, target: str | None, topology: Topology) -> str | 
         return None if target is None or target in topology.services else \
             f"unknown target '{target}'{did_you_mean(target, topology.services)} (servers: {services})"
     if target is None:
-        example = {"drive": "server-a/disk1", "server": "server-a", "site": "dc-a"}[kind]
-        return f"`target` is required: a {kind}, e.g. {example}"
+        wanted = {"drive": "a drive, e.g. server-a/disk1", "server": "a server, e.g. server-a",
+                  "site": "a site, e.g. dc-a", "any": "a drive, a server or a site"}[kind]
+        return f"`target` is required: {wanted}"
+    if kind == "any":  # where a fault can be: a drive, or else a server or a site
+        kind = "drive" if "/" in target else "site"
     if kind == "drive":
         found = DRIVE.match(target)
         if not found:
@@ -206,6 +209,10 @@ def _semantic_problems(scenario: Scenario, document: YamlDocument, topology: Top
                     problems.append(document.problem((*at, "target"), reason))
                 problems += _param_problems(step.params, action.parameters, f"action {step.action}",
                                             at, document, required=True)
+                named = step.params.get("fault")
+                if step.action == "rollback" and named is not None and str(named) not in FAULTS:
+                    problems.append(document.problem((*at, "params", "fault"),
+                                                     unknown("fault", str(named), FAULTS)))
         elif not interactive:
             problems.append(document.problem((*at, "manual"), "a manual step without a `fault` or "
                                              "`action` to run in its place cannot run without a "
