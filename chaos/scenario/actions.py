@@ -33,6 +33,9 @@ class Action:
     #: Parameter name -> (default, help); a default of None means required.
     parameters: Mapping[str, tuple[str | None, str]]
     run: Callable[[FaultContext, str | None, dict[str, str]], ActionOutcome]
+    #: Customers may feel it (a restart, a role change): measured like a fault, from its
+    #: start until the next measured step, so its impact is not charged to the step before.
+    measured: bool = True
 
 
 def _bool(value: str) -> bool:
@@ -195,7 +198,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("add", "a spare joins the array", "drive", {}, _add),
     Action("remove", "a member leaves the array (its data moved first)", "drive", {}, _remove),
     Action("backup", "the backup host takes a backup of server-a now", "none",
-           {"host": ("backup", "the backup host")}, _backup),
+           {"host": ("backup", "the backup host")}, _backup, measured=False),
     Action("restore", "new drives, a new array, a backup copied back, services on", "server",
            {"backup": ("latest", "the backup's name, or latest"),
             "host": ("backup", "the backup host")}, _restore),
@@ -216,7 +219,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
            _site_rollback("isolate")),
     Action("rollback", "the faults in place on the target end now (a server: its drives' too)",
            "any", {"fault": ("", "only this fault (default: every one)")}, _rollback),
-    Action("wait", "nothing: a gate for `when` or a manual step", "none", {}, _wait),
+    Action("wait", "nothing: a gate for `when` or a manual step", "none", {}, _wait,
+           measured=False),
 )}
 
 

@@ -82,6 +82,8 @@ class Step(Strict):
     #: A fault is rolled back this long after it took effect.
     duration: Duration | None = None
     manual: ManualSpec | None = None
+    #: What a correct stack's step does: succeed, or fail (a rebuild whose mirror dies).
+    expect: Literal["success", "failure"] = "success"
 
     @model_validator(mode="after")
     def _one_kind_one_schedule(self) -> Step:

@@ -26,14 +26,17 @@ def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveRe
     results = []
     impacts = [f.impact for f in measured.faults]
     if objectives.rto is not None:
-        if not impacts:
-            results.append(ObjectiveResult("rto", format_duration(objectives.rto), "no fault", True))
+        times, open_since = incident_recoveries(measured)
+        if open_since is not None:
+            results.append(ObjectiveResult("rto", format_duration(objectives.rto),
+                                           "not recovered", False))
+        elif not times:
+            results.append(ObjectiveResult("rto", format_duration(objectives.rto),
+                                           "no outage" if impacts else "no fault", True))
         else:
-            worst = max((i.time_to_recover or 0.0 for i in impacts if i.recovered), default=0.0)
-            unrecovered = [i for i in impacts if not i.recovered]
-            passed = not unrecovered and worst <= objectives.rto
-            shown = "not recovered" if unrecovered else _seconds(worst)
-            results.append(ObjectiveResult("rto", format_duration(objectives.rto), shown, passed))
+            worst = max(times)
+            results.append(ObjectiveResult("rto", format_duration(objectives.rto),
+                                           _seconds(worst), worst <= objectives.rto))
     if objectives.max_downtime is not None:
         downtime = sum(i.downtime for i in impacts)
         results.append(ObjectiveResult("max_downtime", format_duration(objectives.max_downtime),
@@ -69,3 +72,25 @@ def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveRe
             results.append(ObjectiveResult(f"latency_{name}", format_duration(limit),
                                            _seconds(value), value is not None and value <= limit))
     return results
+
+
+def incident_recoveries(measured: Measurements) -> tuple[list[float], float | None]:
+    """Recovery time of every incident, and the start of one never recovered (else None).
+
+    Each measured step is analysed until the next one; an outage that a step
+    did not end goes on into the next (a lost array stays down through the
+    steps that lead to its restore), so an incident runs from the first step
+    whose analysis saw errors to the first one after which the site held up.
+    """
+    times: list[float] = []
+    start: float | None = None
+    for result in sorted(measured.faults, key=lambda f: f.fault.at):
+        impact = result.impact
+        if start is None:
+            if impact.time_to_first_error is None:
+                continue
+            start = impact.fault_at
+        if impact.recovered:
+            times.append(impact.fault_at + (impact.time_to_recover or 0.0) - start)
+            start = None
+    return times, start

@@ -32,7 +32,8 @@ from chaos.scenario.objectives import evaluate
 from chaos.scenario.plan import PlannedStep, describe_step, plan
 from chaos.scenario.result import CheckResult, DrillResult, StepRecord
 
-#: Load keeps running this long after the last step ended (scaled), so recovery shows.
+#: Load keeps running this long after the last step ended (not scaled: recovery must
+#: hold for seconds of real time to count), so recovery shows.
 TAIL = 10.0
 #: Locust's own run-time cap, far beyond any drill: the engine stops it.
 LOAD_CAP = 6 * 3600.0
@@ -189,7 +190,7 @@ class DrillRunner:
             if not steps_busy and now >= end:
                 last = max((r.ended_at or r.rolled_back_at or 0.0 for r in self.records.values()),
                            default=0.0)
-                if now >= max(end, last + TAIL * self.scale):
+                if now >= max(end, last + TAIL):
                     return
             if self.errors:
                 raise StackError(f"a step broke: {self.errors[0]}")
@@ -229,9 +230,8 @@ class DrillRunner:
             while not self.done[step.after].wait(0.2):
                 if self.stop.is_set():
                     return self._skipped(record)
-            before = self.records[step.after]
-            if before.ok is False:
-                record.detail = f"{step.after} did not succeed"
+            if not self._as_expected(self.records[step.after], self._step(step.after)):
+                record.detail = f"{step.after} did not go as expected"
                 return self._skipped(record)
             if not self._sleep(step.delay * self.scale):
                 return self._skipped(record)
@@ -246,6 +246,23 @@ class DrillRunner:
                              f"within {step.when.timeout:g} s")
             return False
         return True
+
+    @staticmethod
+    def _measured(step: Step) -> bool:
+        """Faults, and actions customers may feel, each get their own recovery analysis."""
+        if step.fault is not None:
+            return True
+        return step.action is not None and action(step.action).measured
+
+    def _step(self, name: str) -> Step:
+        return next(p.step for p in self.plan if p.step.name == name)
+
+    @staticmethod
+    def _as_expected(record: StepRecord, step: Step) -> bool:
+        """Ran, and succeeded or failed as the scenario says a correct stack does."""
+        if record.state not in ("done", "failed"):
+            return False
+        return (record.ok is not False) == (step.expect == "success")
 
     @staticmethod
     def _skipped(record: StepRecord) -> bool:
@@ -388,22 +405,23 @@ class DrillRunner:
         from chaos.measure.summary import FaultMark, measure
 
         assert isinstance(records, LoadRecords)
-        marks = [FaultMark(r.name, r.effective_at or r.started_at or 0.0, r.rolled_back_at)
-                 for p in self.plan for r in [self.records[p.step.name]]
-                 if p.step.fault is not None and r.started_at is not None]
+        marks = sorted((FaultMark(r.name, r.effective_at or r.started_at or 0.0, r.rolled_back_at)
+                        for p in self.plan for r in [self.records[p.step.name]]
+                        if r.started_at is not None and self._measured(p.step)),
+                       key=lambda m: m.at)
         measured = measure(records.requests, records.acks, records.started_at, records.ended_at,
                            faults=marks, reads=self.reads)
         self.result.measurements = measured.to_json()
         self.result.objectives = evaluate(self.scenario.objectives, measured)
-        failed_steps = [r.name for r in self.records.values()
-                        if r.state in ("timed-out", "error", "skipped")]
+        failed_steps = [p.step.name for p in self.plan
+                        if not self._as_expected(self.records[p.step.name], p.step)]
         failed = [o.name for o in self.result.objectives if not o.passed] + \
                  [c.name for c in self.result.checks if not c.passed]
         if failed or failed_steps:
             self.result.outcome = "failed"
             self.result.reason = "; ".join(
                 ([f"objectives/checks not met: {', '.join(failed)}"] if failed else [])
-                + ([f"steps that did not run: {', '.join(failed_steps)}"] if failed_steps else []))
+                + ([f"steps not as expected: {', '.join(failed_steps)}"] if failed_steps else []))
         else:
             self.result.outcome, self.result.reason = "passed", "every objective met"
 
