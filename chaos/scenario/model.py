@@ -84,6 +84,9 @@ class Step(Strict):
     manual: ManualSpec | None = None
     #: What a correct stack's step does: succeed, or fail (a rebuild whose mirror dies).
     expect: Literal["success", "failure"] = "success"
+    #: False for a step that only sets the stage (the standby's site shut down first):
+    #: no recovery analysis of its own, and RPO is not counted from it.
+    measure: bool = True
 
     @model_validator(mode="after")
     def _one_kind_one_schedule(self) -> Step:
@@ -112,8 +115,10 @@ class Objectives(Strict):
 
     #: Time to recover after every fault (the customer's RTO).
     rto: Duration | None = None
-    #: Acknowledged uploads lost: at most this many.
+    #: Acknowledged uploads lost (missing or corrupt): at most this many.
     max_lost_writes: Annotated[int, Field(ge=0)] | None = None
+    #: Acknowledged uploads that read back with other bytes: at most this many.
+    max_corrupt_writes: Annotated[int, Field(ge=0)] | None = None
     #: The oldest lost acknowledged upload: at most this long before its fault (RPO).
     rpo: Duration | None = None
     max_downtime: Duration | None = None

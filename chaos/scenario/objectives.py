@@ -53,6 +53,11 @@ def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveRe
         else:
             results.append(ObjectiveResult("max_lost_writes", str(objectives.max_lost_writes),
                                            str(loss.lost), loss.lost <= objectives.max_lost_writes))
+    if objectives.max_corrupt_writes is not None:
+        shown = "not verified" if loss is None else str(loss.corrupt)
+        results.append(ObjectiveResult("max_corrupt_writes", str(objectives.max_corrupt_writes),
+                                       shown, loss is not None
+                                       and loss.corrupt <= objectives.max_corrupt_writes))
     if objectives.rpo is not None:
         if loss is None:
             results.append(ObjectiveResult("rpo", format_duration(objectives.rpo), "not verified",

@@ -250,6 +250,8 @@ class DrillRunner:
     @staticmethod
     def _measured(step: Step) -> bool:
         """Faults, and actions customers may feel, each get their own recovery analysis."""
+        if not step.measure:
+            return False
         if step.fault is not None:
             return True
         return step.action is not None and action(step.action).measured

@@ -124,3 +124,17 @@ def test_ctrl_c_mid_fault_rolls_back_tears_down_and_writes_a_partial_result(
     assert not objects.find_containers(engine, run_id)
     assert not os.path.exists(drill.state_root / "runs" / run_id / "faults.json") or \
         json.loads((drill.state_root / "runs" / run_id / "faults.json").read_text()) in ([], {})
+
+
+def test_an_abort_rule_stops_the_drill_and_rolls_back(engine: docker.DockerClient, drill: Drill,
+                                                      tmp_path: Path) -> None:
+    started = time.monotonic()
+    ran = drill.run("run", str(TESTS / "minimal-abort.yaml"), "--out", str(tmp_path), check=False)
+    took = time.monotonic() - started
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    result = result_of(tmp_path)
+    assert result["outcome"] == "aborted" and "availability" in result["reason"]
+    [step] = result["steps"]
+    assert step["rolled_back_at"] is not None
+    print(f"\nabort: {result['reason']}; the whole drill took {took:.0f} s of its 2 min load")
+    assert_nothing_left(engine, drill, result["run_id"])
