@@ -22,6 +22,7 @@ from chaos.errors import HarnessError, InputError, StackError
 from chaos.faults import active
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
+from chaos.load.session import LoadRecords
 from chaos.progress import Progress
 from chaos.scenario.actions import action, resolve_params
 from chaos.scenario.check import LoadedScenario
@@ -81,10 +82,9 @@ class DrillRunner:
 
     def run(self) -> DrillResult:
         self.result.started_at = time.time()
-        session = None
         try:
             self._up()
-            session, records = self._drive()
+            records = self._drive()
             self._verify(records)
             self._judge(records)
         except Aborted as e:
@@ -138,7 +138,7 @@ class DrillRunner:
 
     # -- load and steps -----------------------------------------------------------
 
-    def _drive(self) -> tuple[object, object]:
+    def _drive(self) -> LoadRecords:
         from chaos.cli.load import parse_size_range
         from chaos.load.runner import LoadPlan
         from chaos.load.session import LoadSession
@@ -163,13 +163,13 @@ class DrillRunner:
                                         name=f"step-{p.step.name}") for p in self.plan]
             for thread in threads:
                 thread.start()
-            self._watch(threads, session, LiveCounts(out))
+            self._watch(threads, LiveCounts(out))
         finally:
             self.stop.set()
             session.stop()
-        return session, session.records()
+        return session.records()
 
-    def _watch(self, threads: list[threading.Thread], session: object, live: LiveCounts) -> None:
+    def _watch(self, threads: list[threading.Thread], live: LiveCounts) -> None:
         """Progress every few seconds, abort rules every second, until the drill's end."""
         end = self.t0 + self.scenario.load.duration * self.scale
         next_report = 0.0
@@ -345,10 +345,8 @@ class DrillRunner:
                 self.progress.info(f"rollback of {injection.fault} on {injection.target} "
                                    f"failed: {e.message}")
 
-    def _verify(self, records: object) -> None:
-        from chaos.load.session import LoadRecords
-
-        assert isinstance(records, LoadRecords) and self.state is not None
+    def _verify(self, records: LoadRecords) -> None:
+        assert self.state is not None
         verify = self.scenario.verify
         # Faults out, the site whole again: then the checks of the end state.
         self._roll_back_all()
@@ -402,11 +400,9 @@ class DrillRunner:
         return CheckResult(f"{server}: `{command}`", ran.rc == 0,
                            "" if ran.rc == 0 else (ran.stderr or ran.stdout)[:200])
 
-    def _judge(self, records: object) -> None:
-        from chaos.load.session import LoadRecords
+    def _judge(self, records: LoadRecords) -> None:
         from chaos.measure.summary import FaultMark, measure
 
-        assert isinstance(records, LoadRecords)
         marks = sorted((FaultMark(r.name, r.effective_at or r.started_at or 0.0, r.rolled_back_at)
                         for p in self.plan for r in [self.records[p.step.name]]
                         if r.started_at is not None and self._measured(p.step)),
