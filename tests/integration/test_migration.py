@@ -39,8 +39,11 @@ TARGET_RATE = "32M"
 def array(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
     """Two members and two spares; backups only when asked for (they would read the array)."""
     # One server's array: server-b must not take over while server-a reboots.
+    # 4 GB drives (sparse): the second migration runs over chunks the first
+    # allocated, and on 2 GB drives a `device remove` once ran out of space
+    # and turned the array read-only.
     with own_stack(engine, drill, "--drives", "4", "--set", "DRILL_BACKUP_INTERVAL=3600",
-                   "--set", "DRILL_PROMOTE_AFTER=0") as stack:
+                   "--set", "DRILL_PROMOTE_AFTER=0", "--set", "DRILL_DRIVE_SIZE_MB=4096") as stack:
         yield stack
 
 
