@@ -169,7 +169,9 @@ def test_power_off_fails_over_and_unreplicated_uploads_are_reported_missing(
     print(f"\npower-off dc-a: first acknowledged upload {seconds:.2f} s after the power went "
           f"(served by {served_by(url)}; promotion after 10 s of silence)")
     assert served_by(url) == "server-b"
-    assert replication(ctx).server("server-b").promoted_by == "watchdog"
+    # The agent records its promotion once the checkpoint after it is done.
+    wait_until(lambda: replication(ctx).server("server-b").promoted_by == "watchdog",
+               "server-b's record of its promotion by the watchdog")
 
     # The harness's verdict, read through the edge ...
     report = assess_loss(acks, read_back(url, acks), injection.effective_at)
