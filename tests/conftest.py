@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,15 @@ def stack(engine: docker.DockerClient, drill: Drill) -> Iterator[RunState]:
     state = RunStore(drill.state_root).resolve(None)
     yield state
     drill.run("down", "--run", state.run_id)
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0,
+               interval: float = 0.1) -> None:
+    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(interval)
 
 
 @contextmanager

@@ -98,8 +98,7 @@ def rollback(progress: Progress, fault: str | None, target: str | None, everythi
 
 def _roll_back(ctx: FaultContext, progress: Progress, pairs: list[tuple[str, str]]) -> None:
     for name, where in pairs:
-        make_fault(name).rollback(ctx, where)
-        active.remove(ctx.run_dir, name, where)
+        active.roll_back(ctx, name, where)
         click.echo(f"rolled back {name} on {where}")
     if any(name in SITE_FAULTS for name, _ in pairs):
         _report_roles(ctx, progress)
@@ -109,9 +108,7 @@ def _site_returns(progress: Progress, target: str, run_id: str | None, faults: t
                   ) -> None:
     """Roll back the site faults `faults` in place on `target` (the default one if none is)."""
     ctx = _context(run_id, progress)
-    pairs = [(i.fault, i.target) for i in active.active(ctx.run_dir)
-             if i.fault in faults and i.target == target] or [(faults[0], target)]
-    _roll_back(ctx, progress, pairs)
+    _roll_back(ctx, progress, [(name, target) for name in active.returning(ctx.run_dir, target, faults)])
 
 
 @cli.command("power-on")

@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from chaos.faults.base import Injection
+from chaos.faults.base import FaultContext, Injection
+from chaos.faults.registry import make_fault
 
 FILE = "faults.json"
 
@@ -42,3 +43,15 @@ def remove(run_dir: Path, fault: str, target: str) -> list[Injection]:
         (removed if injection.fault == fault and injection.target == target else kept).append(injection)
     _save(run_dir, kept)
     return removed
+
+
+def roll_back(ctx: FaultContext, fault: str, target: str) -> None:
+    """Undo `fault` on `target` (safe when it is not in place) and forget it."""
+    make_fault(fault).rollback(ctx, target)
+    remove(ctx.run_dir, fault, target)
+
+
+def returning(run_dir: Path, target: str, faults: tuple[str, ...]) -> list[str]:
+    """Which of `faults` (site faults a return ends) are in place on `target`; the first if none."""
+    in_place = [i.fault for i in active(run_dir) if i.fault in faults and i.target == target]
+    return in_place or [faults[0]]

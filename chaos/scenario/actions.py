@@ -154,23 +154,19 @@ def _migrate(ctx: FaultContext, target: str | None, params: dict[str, str]) -> A
                          f"{result.seconds:.1f} s", result.to_json())
 
 
-def _site_rollback(fault: str) -> Callable[[FaultContext, str | None, dict[str, str]], ActionOutcome]:
+def _site_return(*faults: str) -> Callable[[FaultContext, str | None, dict[str, str]], ActionOutcome]:
     def run(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:
         from chaos.faults import active
-        from chaos.faults.registry import make_fault
 
-        in_place = [i.fault for i in active.active(ctx.run_dir) if i.target == target
-                    and i.fault in ({"power-off", "shutdown"} if fault == "power-off" else {fault})]
-        for name in in_place or [fault]:
-            make_fault(name).rollback(ctx, target or "")
-            active.remove(ctx.run_dir, name, target or "")
-        return ActionOutcome(True, f"{target} is back ({', '.join(in_place or [fault])} rolled back)")
+        ended = active.returning(ctx.run_dir, target or "", faults)
+        for name in ended:
+            active.roll_back(ctx, name, target or "")
+        return ActionOutcome(True, f"{target} is back ({', '.join(ended)} rolled back)")
     return run
 
 
 def _rollback(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:
     from chaos.faults import active
-    from chaos.faults.registry import make_fault
 
     place, wanted = target or "", params.get("fault") or ""
     # A server's faults include its drives': new drives (before a restore) end them all.
@@ -178,8 +174,7 @@ def _rollback(ctx: FaultContext, target: str | None, params: dict[str, str]) -> 
               if (i.target == place or i.target.startswith(f"{place}/"))
               and (not wanted or i.fault == wanted)]
     for injection in chosen:
-        make_fault(injection.fault).rollback(ctx, injection.target)
-        active.remove(ctx.run_dir, injection.fault, injection.target)
+        active.roll_back(ctx, injection.fault, injection.target)
     if not chosen:
         return ActionOutcome(True, f"no {wanted or 'fault'} in place on {place}: nothing to do")
     return ActionOutcome(True, "rolled back " + ", ".join(f"{i.fault} on {i.target}" for i in chosen))
@@ -214,9 +209,9 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
             "method": ("replace", "replace or add-remove"),
             "cutover": ("false", "end with a short write freeze")}, _migrate),
     Action("power-on", "a site (or server) powered off or shut down comes back", "site", {},
-           _site_rollback("power-off")),
+           _site_return("power-off", "shutdown")),
     Action("reconnect", "an isolated site (or server) is connected again", "site", {},
-           _site_rollback("isolate")),
+           _site_return("isolate")),
     Action("rollback", "the faults in place on the target end now (a server: its drives' too)",
            "any", {"fault": ("", "only this fault (default: every one)")}, _rollback),
     Action("wait", "nothing: a gate for `when` or a manual step", "none", {}, _wait,

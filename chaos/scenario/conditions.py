@@ -25,12 +25,12 @@ PROBES: Mapping[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 
 
 def _raid(ctx: FaultContext, target: str, state: str) -> bool:
-    raid = ctx.machine(target).raid()
     if state == "rebuilding":
         from chaos.stack.raid_ops import activity
 
-        return "started" in activity(ctx.machine(target)).rebuild.lower() and \
-            "finished" not in activity(ctx.machine(target)).rebuild.lower()
+        rebuild = activity(ctx.machine(target)).rebuild.lower()
+        return "started" in rebuild and "finished" not in rebuild
+    raid = ctx.machine(target).raid()
     return {"read-only": raid.read_only, "writable": raid.mounted and not raid.read_only,
             "degraded": raid.degraded, "healthy": raid.healthy, "lost": raid.lost}[state]
 

@@ -271,11 +271,14 @@ class DrillRunner:
         record.state = "skipped"
         return False
 
-    def _condition(self, condition: Condition, timeout: float | None = None) -> bool:
+    def _condition(self, condition: Condition, timeout: float | None = None, *,
+                   stoppable: bool = True) -> bool:
+        """Wait for `condition`; a stoppable wait also ends when the drill stops."""
         assert self.ctx is not None and self.state is not None
         ctx, url = self.ctx, self.state.edge_url or ""
+        stop = self.stop.is_set if stoppable else (lambda: False)
         return wait_until(lambda: holds(ctx, url, condition.probe, condition.target, condition.is_),
-                          timeout if timeout is not None else condition.timeout, self.stop.is_set)
+                          timeout if timeout is not None else condition.timeout, stop)
 
     def _execute(self, step: Step, record: StepRecord) -> None:
         assert self.ctx is not None
@@ -292,8 +295,7 @@ class DrillRunner:
             if not injection.confirmed:
                 self.progress.info(f"  {step.name}: UNCONFIRMED: {injection.evidence}")
             if step.duration is not None and self._sleep(step.duration * self.scale):
-                fault.rollback(self.ctx, step.target or "")
-                active.remove(self.ctx.run_dir, step.fault, step.target or "")
+                active.roll_back(self.ctx, step.fault, step.target or "")
                 record.rolled_back_at = time.time()
                 self.progress.info(f"[T+{record.rolled_back_at - self.t0:5.0f}s] {step.name}: "
                                    "rolled back")
@@ -335,8 +337,7 @@ class DrillRunner:
             return
         for injection in active.active(self.ctx.run_dir):
             try:
-                make_fault(injection.fault).rollback(self.ctx, injection.target)
-                active.remove(self.ctx.run_dir, injection.fault, injection.target)
+                active.roll_back(self.ctx, injection.fault, injection.target)
                 for record in self.records.values():
                     if record.injection and record.injection.get("target") == injection.target \
                             and record.rolled_back_at is None:
@@ -360,21 +361,11 @@ class DrillRunner:
             self.result.checks.append(self._testinfra(check.server, check.service_running,
                                                       check.file_exists, check.command))
         for condition in verify.expect:
-            passed = self._condition(condition, min(condition.timeout, 60.0)) \
-                if not self.stop.is_set() else self._check_once(condition)
+            # The drill has stopped by now: the end state still gets its full wait.
+            passed = self._condition(condition, min(condition.timeout, 60.0), stoppable=False)
             target = f" {condition.target}" if condition.target else ""
             self.result.checks.append(CheckResult(f"{condition.probe}{target} is {condition.is_}",
                                                   passed, "" if passed else "not at the end"))
-
-    def _check_once(self, condition: Condition) -> bool:
-        assert self.ctx is not None and self.state is not None
-        deadline = time.monotonic() + min(condition.timeout, 60.0)
-        while time.monotonic() < deadline:
-            if holds(self.ctx, self.state.edge_url or "", condition.probe, condition.target,
-                     condition.is_):
-                return True
-            time.sleep(0.5)
-        return False
 
     def _testinfra(self, server: str, service: str | None, path: str | None,
                    command: str | None) -> CheckResult:

@@ -7,7 +7,7 @@ import os
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -18,7 +18,7 @@ from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.stack.edge import wait_served_by
 from chaos.stack.raid_ops import remount, scrub
-from tests.conftest import Drill, own_stack
+from tests.conftest import Drill, own_stack, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
 
@@ -70,13 +70,6 @@ def test_write_error_on_one_member_keeps_the_site_writable(disks: tuple[RunState
     assert repaired.corrected > 0 and repaired.uncorrectable == 0
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.3)
-
-
 def test_write_error_on_every_member_flips_read_only_until_remounted(
         disks: tuple[RunState, FaultContext]) -> None:
     state, ctx = disks
@@ -98,7 +91,7 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(
         def read_only() -> bool:
             upload(url)  # writes make btrfs notice
             return server_a.raid().read_only
-        wait_until(read_only, "the filesystem going read-only")
+        wait_until(read_only, "the filesystem going read-only", interval=0.3)
         print(f"\nread-only {time.monotonic() - flipped:.1f} s after the write errors began")
         refused = upload(url)
         assert refused.status_code == 503 and refused.json()["kind"] in ("storage", "database")
@@ -106,9 +99,9 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(
         # The machine mounts the array again read-only from its last commit
         # (storage-watch), and the edge routes reads to it again.
         wait_until(lambda: server_a.run("test", "-e", "/run/machine/srv-readonly").exit_code == 0,
-                   "the read-only fallback")
+                   "the read-only fallback", interval=0.3)
         wait_until(lambda: requests.get(f"{url}/", timeout=10).status_code == 200,
-                   "the edge serving pages from the read-only server-a")
+                   "the edge serving pages from the read-only server-a", interval=0.3)
         for path in ("/", "/about.html", "/static/style.css"):
             page = requests.get(f"{url}{path}", timeout=10)
             assert page.status_code == 200, (path, page.status_code)

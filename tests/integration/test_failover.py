@@ -13,7 +13,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import docker
 import pytest
@@ -29,7 +29,7 @@ from chaos.records import Ack
 from chaos.stack.edge import served_by, wait_served_by
 from chaos.stack.failover import upload_hashes
 from chaos.stack.replication import ReplicationStatus, probe_replication
-from tests.conftest import Drill, own_stack
+from tests.conftest import Drill, own_stack, wait_until
 from tests.integration.leftovers import leftovers
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
@@ -89,13 +89,6 @@ class Uploader(threading.Thread):
         self.halt.set()
         self.join(10)
         return list(self.acks)
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.1)
 
 
 def first_successful_upload(url: str, since: float, timeout: float = 90.0) -> float:
