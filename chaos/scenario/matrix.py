@@ -10,8 +10,13 @@ from chaos.scenario.model import Scenario
 
 def expand(scenario: Scenario) -> list[tuple[str, Scenario]]:
     """(label, scenario) per combination; one unlabelled scenario without a matrix."""
+    return [(label, run) for label, _, run in combinations(scenario)]
+
+
+def combinations(scenario: Scenario) -> list[tuple[str, dict[str, Any], Scenario]]:
+    """(label, {key: value}, scenario) per combination; one unlabelled, empty one without a matrix."""
     if not scenario.matrix:
-        return [("", scenario)]
+        return [("", {}, scenario)]
     keys = list(scenario.matrix)
     runs = []
     for values in itertools.product(*(scenario.matrix[k] for k in keys)):
@@ -20,7 +25,7 @@ def expand(scenario: Scenario) -> list[tuple[str, Scenario]]:
         for key, value in zip(keys, values, strict=True):
             _set(data, key, value)
         label = ", ".join(f"{k}={v}" for k, v in zip(keys, values, strict=True))
-        runs.append((label, Scenario.model_validate(data)))
+        runs.append((label, dict(zip(keys, values, strict=True)), Scenario.model_validate(data)))
     return runs
 
 

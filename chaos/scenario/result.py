@@ -10,7 +10,9 @@ from typing import Any
 from chaos.errors import ExitCode
 from chaos.scenario.objectives import ObjectiveResult
 
-RESULT_SCHEMA = 1
+#: The version of result.json's layout (chaos/report/result.schema.json, docs/results.md).
+#: 2 added planned_offset, parameters, stack, environment, artifacts and stack_events.
+RESULT_SCHEMA = 2
 
 
 @dataclass
@@ -20,6 +22,8 @@ class StepRecord:
     name: str
     what: str
     trigger: str
+    #: When the plan said it starts, seconds after T+0 (None: it waits for a step or a probe).
+    planned_offset: float | None = None
     state: str = "pending"  # pending, waiting, running, done, failed, timed-out, skipped, error
     started_at: float | None = None
     effective_at: float | None = None
@@ -61,6 +65,16 @@ class DrillResult:
     checks: list[CheckResult] = field(default_factory=list)
     measurements: dict[str, Any] | None = None
     out_dir: str = ""
+    #: What the run was asked to do: time scale, matrix combination, overrides, load, objectives.
+    parameters: dict[str, Any] = field(default_factory=dict)
+    #: The stack it ran on: compose file, edge URL, services.
+    stack: dict[str, Any] = field(default_factory=dict)
+    #: Harness, Python, Locust, Docker engine, kernel, machine.
+    environment: dict[str, Any] = field(default_factory=dict)
+    #: Files next to result.json, by kind (paths relative to the run folder).
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    #: What the machines went through (RAID, rebuild, roles, containers), changes only.
+    stack_events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:

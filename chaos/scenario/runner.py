@@ -12,9 +12,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from chaos.engine import lifecycle
 from chaos.engine.runstate import Phase, RunState, RunStore
@@ -24,11 +25,13 @@ from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.load.session import LoadRecords
 from chaos.progress import Progress
+from chaos.report.environment import describe
 from chaos.scenario.actions import action, resolve_params
 from chaos.scenario.check import LoadedScenario
 from chaos.scenario.conditions import holds, wait_until
 from chaos.scenario.live import LiveCounts
 from chaos.scenario.model import Condition, Scenario, Step
+from chaos.scenario.monitor import StackMonitor
 from chaos.scenario.objectives import evaluate
 from chaos.scenario.plan import PlannedStep, describe_step, plan
 from chaos.scenario.result import CheckResult, DrillResult, StepRecord
@@ -48,6 +51,9 @@ class RunOptions:
     keep: bool = False
     interactive: bool = False
     label: str = ""
+    #: The matrix combination this run is ({} without a matrix), and `--set` overrides.
+    matrix: Mapping[str, Any] = field(default_factory=dict)
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Aborted(Exception):
@@ -68,8 +74,16 @@ class DrillRunner:
         self.result = DrillResult(scenario.name, options.label, str(loaded.path),
                                   time_scale=self.scale, out_dir=str(options.out_dir))
         self.plan = plan(scenario, self.scale)
-        self.records = {p.step.name: StepRecord(p.step.name, describe_step(p.step), p.trigger)
+        self.records = {p.step.name: StepRecord(p.step.name, describe_step(p.step), p.trigger,
+                                                p.starts)
                         for p in self.plan}
+        self.result.parameters = {
+            "time_scale": self.scale, "matrix": dict(options.matrix),
+            "overrides": dict(options.overrides),
+            "load": scenario.load.model_dump(mode="json", by_alias=True),
+            "objectives": scenario.objectives.model_dump(mode="json", by_alias=True,
+                                                         exclude_none=True)}
+        self.monitor: StackMonitor | None = None
         self.result.steps = list(self.records.values())
         self.done = {p.step.name: threading.Event() for p in self.plan}
         self.errors: list[str] = []
@@ -106,10 +120,26 @@ class DrillRunner:
             self._roll_back_all()
         finally:
             self.result.ended_at = time.time()
+            self._keep_evidence()
             self.result.write(self.options.out_dir)
             if self.state is not None and self.owns_stack and not self.options.keep:
                 with self.progress.step(f"tearing down run {self.state.run_id}"):
                     lifecycle.down(self.state.run_id, self.progress)
+
+    def _keep_evidence(self) -> None:
+        """Stack events and container logs into the result folder, before teardown takes them."""
+        from chaos.scenario.artifacts import collect_logs, list_artifacts
+
+        logs: dict[str, str] = {}
+        try:
+            if self.monitor is not None:
+                self.monitor.stop()
+                self.result.stack_events = [asdict(e) for e in self.monitor.events]
+            if self.ctx is not None:
+                logs = collect_logs(self.ctx.client, self.ctx.run_id, self.options.out_dir)
+        except Exception as e:  # noqa: BLE001 — evidence is best effort; teardown must still run
+            self.progress.info(f"could not keep all the evidence: {e}")
+        self.result.artifacts = list_artifacts(self.options.out_dir, logs)
 
     # -- stack ------------------------------------------------------------------
 
@@ -133,8 +163,13 @@ class DrillRunner:
                                                           variables=variables), self.progress)
         self.result.run_id = self.state.run_id
         self.ctx = FaultContext(client, self.state.run_id, store.run_dir(self.state.run_id))
+        self.result.environment = describe(client)
+        self.result.stack = {"compose_file": str(self.loaded.compose_file),
+                             "edge_url": self.state.edge_url,
+                             "services": stack_services(client, self.state.run_id)}
         if not self.state.edge_url:
             raise StackError(f"run {self.state.run_id} publishes no port: nothing to send load to")
+        self.monitor = StackMonitor(client, self.state.run_id, self.options.out_dir).start()
 
     # -- load and steps -----------------------------------------------------------
 
@@ -413,6 +448,21 @@ class DrillRunner:
                 + ([f"steps not as expected: {', '.join(failed_steps)}"] if failed_steps else []))
         else:
             self.result.outcome, self.result.reason = "passed", "every objective met"
+
+
+def stack_services(client: Any, run_id: str) -> list[dict[str, str]]:
+    """The run's containers as the result records them: service, site, role, image."""
+    from chaos.engine import labels, objects
+
+    services = []
+    for container in objects.find_containers(client, run_id):
+        services.append({"name": container.labels.get(labels.SERVICE, container.name),
+                         "site": container.labels.get(labels.SITE, ""),
+                         "role": container.labels.get(labels.ROLE, ""),
+                         # As created: asking for the image object costs a call and fails
+                         # once the image is gone.
+                         "image": container.attrs.get("Config", {}).get("Image", "")})
+    return sorted(services, key=lambda s: s["name"])
 
 
 def refuse_manual_without_terminal(scenario: Scenario, interactive: bool) -> None:
