@@ -47,6 +47,32 @@ def test_shipped_scenario_runs_as_its_comment_says(scenario: Path, engine: docke
     assert result["outcome"] == "passed"
     assert all(s["state"] in ("done", "failed") for s in result["steps"]), result["steps"]
     assert_nothing_left(engine, drill, result["run_id"])
+    assert_a_complete_result(tmp_path, result)
+    # The report draws what the machines went through: the monitor must have seen it.
+    seen = [(e["target"], e["kind"], e["state"]) for e in result["stack_events"]]
+    for target, kind, state in STACK_EVENTS.get(scenario.stem, ()):
+        assert any(t == target and k == kind and state in ("*", s) for t, k, s in seen), seen
+
+
+#: A state change each library drill must show in its stack events ("*": any state).
+STACK_EVENTS: dict[str, set[tuple[str, str, str]]] = {
+    "datacentre-shutdown": {("server-b", "role", "primary"), ("server-a", "container", "exited")},
+    "disk-write-failures-readonly": {("server-a", "raid", "read-only")},
+    "degraded-raid-keeps-serving": {("server-a", "rebuild", "*")},
+}
+
+
+def assert_a_complete_result(folder: Path, result: dict) -> None:
+    """A real result validates against the schema, and every artifact it links is there."""
+    from chaos.report.results import schema_problems
+
+    assert schema_problems(result) == []
+    artifacts = result["artifacts"]
+    linked = [*artifacts["timelines"], *artifacts["ledgers"], artifacts["samples"],
+              *artifacts["logs"].values()]
+    assert all((folder / path).is_file() for path in linked), linked
+    assert {"edge", "server-a", "server-b"} <= set(artifacts["logs"])
+    assert result["environment"]["docker_engine"] not in ("unknown", "unreachable")
 
 
 def test_a_users_own_compose_file_gets_a_power_off_drill(engine: docker.DockerClient, drill: Drill,
