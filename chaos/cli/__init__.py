@@ -5,7 +5,7 @@ backup, restore (faults); replication, promote, failback, switchover (replicatio
 validate, list (scenarios).
 """
 
-from chaos.cli import compare, drill_run, faults, load, migrate, replication, scenarios, stack  # noqa: F401  (registers the verbs)
+from chaos.cli import compare, drill_run, faults, load, migrate, replication, report, scenarios, stack  # noqa: F401  (registers the verbs)
 from chaos.cli.base import cli, main
 
 __all__ = ["cli", "main"]
