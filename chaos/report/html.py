@@ -287,7 +287,8 @@ def _log_excerpts(folder: Path, result: Mapping[str, Any], measurements: Mapping
                     continue
                 total += 1
                 if len(shown) < LOG_LINES_MAX:
-                    shown.append((f"T+{last - origin:7.2f}" if moment is not None else "", message))
+                    shown.append((f"{'T' + format(last - origin, '+.2f'):>9}" if moment is not None
+                                  else " " * 9, message))
             services.append({"name": name, "lines": shown, "more": total - len(shown),
                              "path": files[name].relative_to(folder).as_posix()
                              if files[name].is_relative_to(folder) else str(files[name])})
