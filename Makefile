@@ -1,12 +1,17 @@
 # The two commands of the README, and what they need.
-#   make drill   set up, bring the stack up, check it through the edge, tear down
-#   make test    set up (engine, images), then every test, unit and integration
+#   make drill   set up, then the default suite (every scenario of scenarios/) on the
+#                real stack, one after another, and a report (HTML, Markdown, JUnit)
+#   make test    set up (engine, images, headless Chromium), then every test
+# Knobs: make drill SCALE=1 (the scenarios' own times; default 0.5: about 10 min)
+#        make drill SCENARIOS="scenarios/baseline.yaml scenarios/datacentre-shutdown.yaml"
 VENV   ?= .venv
 DRILL  := $(VENV)/bin/drill
 PYTEST := $(VENV)/bin/pytest
 STAMP  := $(VENV)/.installed
+SCALE     ?= 0.5
+SCENARIOS ?= scenarios/
 
-.PHONY: setup images drill test unit clean lint
+.PHONY: setup images browser drill smoke test unit clean lint
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
 	@scripts/setup-venv.sh $(VENV)
@@ -17,10 +22,16 @@ setup: $(STAMP)
 images: setup
 	$(DRILL) images
 
+browser:
+	@scripts/setup-browser.sh
+
 drill: images
+	$(DRILL) run $(SCENARIOS) --time-scale $(SCALE)
+
+smoke: images
 	$(DRILL) smoke
 
-test: lint images
+test: lint images browser
 	$(PYTEST) tests
 
 unit: setup

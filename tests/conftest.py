@@ -77,6 +77,32 @@ def stack(engine: docker.DockerClient, drill: Drill) -> Iterator[RunState]:
     drill.run("down", "--run", state.run_id)
 
 
+@dataclass(frozen=True)
+class LibraryRun:
+    """One run of a shipped scenario through the CLI: its folder and what the CLI said."""
+
+    folder: Path
+    ran: subprocess.CompletedProcess[str]
+
+
+#: The library's drills in tests run four times faster (waits for probes are not scaled).
+LIBRARY_TIME_SCALE = "0.25"
+
+
+def run_library_scenario(drill: Drill, scenario: Path, folder: Path) -> LibraryRun:
+    ran = drill.run("run", str(scenario), "--time-scale", LIBRARY_TIME_SCALE, "--out", str(folder),
+                    check=False, timeout=1200)
+    return LibraryRun(folder, ran)
+
+
+@pytest.fixture(scope="session")
+def datacentre_shutdown_run(engine: docker.DockerClient, drill: Drill,
+                            tmp_path_factory: pytest.TempPathFactory) -> LibraryRun:
+    """datacentre-shutdown once per session: the library test judges it, the report test draws it."""
+    return run_library_scenario(drill, ROOT / "scenarios" / "datacentre-shutdown.yaml",
+                                tmp_path_factory.mktemp("datacentre-shutdown"))
+
+
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0,
                interval: float = 0.1) -> None:
     """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""

@@ -339,8 +339,22 @@ class DrillRunner:
             outcome = found.run(self.ctx, step.target, resolve_params(found, step.params))
             record.ok, record.detail, record.data = outcome.ok, outcome.detail, outcome.data
             self.progress.info(f"  {step.name}: {outcome.detail}")
+            self._note_rollbacks_by(record)
         record.ended_at = time.time()
         record.state = "done" if record.ok is not False else "failed"
+
+    def _note_rollbacks_by(self, record: StepRecord) -> None:
+        """An action (power-on, reconnect, rollback, restore) may have ended faults of other steps:
+        they end now, so the report draws them as the intervals they were."""
+        assert self.ctx is not None
+        still = {(i.fault, i.target) for i in active.active(self.ctx.run_dir)}
+        now = time.time()
+        for other in self.records.values():
+            injection = other.injection
+            if other is record or injection is None or other.rolled_back_at is not None:
+                continue
+            if (injection.get("fault"), injection.get("target")) not in still:
+                other.rolled_back_at = now
 
     def _manual(self, step: Step, record: StepRecord) -> None:
         """Game day: the operator acts; we wait for Enter or for `until` to hold."""

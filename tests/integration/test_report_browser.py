@@ -4,9 +4,9 @@ Headless Chromium renders the report; the screenshot must not be blank and is
 kept in test-artifacts/ for CI; the DOM after the page's scripts ran must hold
 the verdict, a drawn plotly chart and the objectives table.
 
-The run comes from `drill run scenarios/datacentre-shutdown.yaml` once per
-session (about 90 s), or from DRILL_TEST_DC_RUN: a run folder of that
-scenario made earlier (for instance by tests/integration/test_scenarios.py).
+The run is the session's one run of datacentre-shutdown (tests/conftest.py;
+the library test judges the same run), or DRILL_TEST_DC_RUN: a run folder
+of that scenario made earlier.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ from pathlib import Path
 import pytest
 
 from chaos.report.html import write_html_report
-from tests.conftest import Drill
+from tests.conftest import LibraryRun
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-SCENARIO = ROOT / "scenarios" / "datacentre-shutdown.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -46,20 +45,17 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
-def dc_run(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    """A run folder of datacentre-shutdown: given in DRILL_TEST_DC_RUN, or run here once."""
+def dc_run(request: pytest.FixtureRequest) -> Path:
+    """A run folder of datacentre-shutdown: given in DRILL_TEST_DC_RUN, else the session's run."""
     given = os.environ.get("DRILL_TEST_DC_RUN")
     if given:
         folder = Path(given)
         assert (folder / "result.json").is_file(), f"DRILL_TEST_DC_RUN={given}: no result.json there"
         return folder
-    request.getfixturevalue("engine")  # a Docker engine: skip or fail as every drill test does
-    drill: Drill = request.getfixturevalue("drill")
-    folder = tmp_path_factory.mktemp("dc-run")
-    ran = drill.run("run", str(SCENARIO), "--time-scale", "0.25", "--out", str(folder), check=False,
-                    timeout=1200)
-    assert (folder / "result.json").is_file(), f"the drill wrote no result:\n{ran.stdout}\n{ran.stderr}"
-    return folder
+    done: LibraryRun = request.getfixturevalue("datacentre_shutdown_run")
+    assert (done.folder / "result.json").is_file(), \
+        f"the drill wrote no result:\n{done.ran.stdout}\n{done.ran.stderr}"
+    return done.folder
 
 
 def render(chromium: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
