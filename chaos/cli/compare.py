@@ -48,9 +48,8 @@ def compare_cmd(before: Path, after: Path, html_file: Path | None, as_json: bool
         compare_suites,
         load_side,
         regressions,
-        render_text,
-        write_html,
     )
+    from chaos.report.compare_render import render_text, write_html
 
     a, b = load_side(before), load_side(after)
     result: Comparison | SuiteComparison

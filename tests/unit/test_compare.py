@@ -18,9 +18,8 @@ from chaos.report.compare import (
     compare_suites,
     load_side,
     regressions,
-    render_text,
-    write_html,
 )
+from chaos.report.compare_render import render_text, write_html
 
 T0 = 1_700_000_000.0
 
