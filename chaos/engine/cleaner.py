@@ -44,9 +44,10 @@ class CleanReport:
 def known_runs(client: docker.DockerClient | None, store: RunStore) -> set[str]:
     """Every run id of this state root with a folder, a Docker object or a loop device.
 
-    Runs recorded under another state root (another user's, a test's) are left
-    alone while their containers exist; a loop device whose run has no
-    container left is garbage whoever made it.
+    Runs recorded under another state root (another user's, a test's), or
+    labelled with none (not made by the harness), are left alone while their
+    containers exist; a loop device whose run has no container left is garbage
+    whoever made it.
     """
     runs = set(store.run_ids())
     foreign: set[str] = set()
@@ -56,7 +57,7 @@ def known_runs(client: docker.DockerClient | None, store: RunStore) -> set[str]:
             for obj in found:
                 run_labels = _labels_of(obj.attrs)
                 run_id = run_labels.get(labels.RUN, "")
-                if run_labels.get(labels.STATE_ROOT) in (None, str(store.root)):
+                if run_labels.get(labels.STATE_ROOT) == str(store.root):
                     runs.add(run_id)
                 else:
                     foreign.add(run_id)
