@@ -34,8 +34,10 @@ def parse_size_range(value: str) -> tuple[int, int]:
         text = text.strip().lower().removesuffix("b")
         unit = text[-1] if text and text[-1] in "km" else ""
         number = text[: len(text) - len(unit)]
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):  # '²' is a digit to isdigit, not to int
             raise InputError(f"--upload-size {value!r}: write MIN-MAX, e.g. 1k-256k")
+        if len(number) > 9:  # far above the limit; and int() refuses 4300 digits
+            raise InputError(f"--upload-size {value!r}: need 0 < MIN <= MAX <= 20m")
         return int(number) * units[unit]
 
     low, sep, high = value.partition("-")

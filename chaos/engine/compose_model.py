@@ -8,6 +8,7 @@ names one thing.  Unknown keys are refused with the closest valid name.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import shlex
 import types
@@ -28,7 +29,12 @@ REFUSED_KEYS = {
 }
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
+#: Checked first, from the start only: `findall` alone tries every digit of a long run of
+#: digits without a unit, in quadratic time.
+_WHOLE_DURATION = re.compile(rf"(?:{_DURATION.pattern})+")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: Docker counts nanoseconds in 64 bits (~292 years); anything close is a mistake.
+_MAX_SECONDS = 100 * 365 * 24 * 3600.0
 
 
 def parse_duration(value: Any) -> float:
@@ -36,24 +42,29 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise PydanticCustomError("duration", "expected a duration such as '2s' or '1m30s'")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise PydanticCustomError("duration", "a duration cannot be negative")
-        return float(value)
-    if not isinstance(value, str) or not value.strip():
+        seconds = float(value) if abs(value) < 1e300 else math.inf  # nan too; no OverflowError
+    elif not isinstance(value, str) or not value.strip():
         raise PydanticCustomError("duration", "expected a duration such as '2s' or '1m30s'")
-    text = value.strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise PydanticCustomError(
-            "duration", "'{value}' is not a duration; write e.g. '2s', '500ms' or '1m30s'",
-            {"value": text})
-    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    else:
+        text = value.strip()
+        if not _WHOLE_DURATION.fullmatch(text):
+            raise PydanticCustomError(
+                "duration", "'{value}' is not a duration; write e.g. '2s', '500ms' or '1m30s'",
+                {"value": text[:60]})
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION.findall(text))
+    if not math.isfinite(seconds):  # YAML's .inf and .nan, or more digits than a float holds
+        raise PydanticCustomError("duration", "a duration must be finite")
+    if seconds < 0:
+        raise PydanticCustomError("duration", "a duration cannot be negative")
+    if seconds > _MAX_SECONDS:
+        raise PydanticCustomError("duration", "a duration must be under 100 years")
+    return seconds
 
 
 class Strict(BaseModel):
     """A frozen model that refuses unknown keys (reported by the loader with a suggestion)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     #: Whether `x-...` extension keys are allowed (and ignored) here.
     allow_extensions: ClassVar[bool] = False
@@ -98,6 +109,17 @@ def _unwrap(annotation: Any) -> Any:
     return annotation
 
 
+def _names(value: Any) -> Any:
+    """Compose allows `[a, b]` where it means `{a: {}, b: {}}`."""
+    if isinstance(value, list):
+        for item in value:
+            if not isinstance(item, str):
+                raise PydanticCustomError("names", "expected a list of names, got {item}",
+                                          {"item": repr(item)[:60]})
+        return {name: {} for name in value}
+    return value
+
+
 def _string_list(value: Any) -> Any:
     if isinstance(value, str):
         return [value]
@@ -110,8 +132,8 @@ def _mapping(value: Any) -> Any:
         result: dict[str, Any] = {}
         for item in value:
             if not isinstance(item, str):
-                raise PydanticCustomError("mapping", "expected 'KEY=VALUE' strings, got {item!r}",
-                                          {"item": item})
+                raise PydanticCustomError("mapping", "expected 'KEY=VALUE' strings, got {item}",
+                                          {"item": repr(item)[:60]})
             key, _, val = item.partition("=")
             result[key] = val
         return result
@@ -252,7 +274,7 @@ class Healthcheck(Strict):
     test: list[str] = Field(min_length=1)
     interval: float = 30.0
     timeout: float = 30.0
-    retries: int = Field(default=3, ge=1)
+    retries: int = Field(default=3, ge=1, le=2**31 - 1)  # Docker's field is 32 bits
     start_period: float = 0.0
     disable: bool = False
 
@@ -317,7 +339,7 @@ class Service(Strict):
     @classmethod
     def _networks(cls, value: Any) -> Any:
         if isinstance(value, list):
-            return {name: {} for name in value}
+            return _names(value)
         if isinstance(value, dict):
             return {k: ({} if v is None else v) for k, v in value.items()}
         return value
@@ -340,9 +362,7 @@ class Service(Strict):
     @field_validator("depends_on", mode="before")
     @classmethod
     def _depends_on(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return {name: {} for name in value}
-        return value
+        return _names(value)
 
     @field_validator("stop_grace_period", mode="before")
     @classmethod

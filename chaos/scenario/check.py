@@ -9,6 +9,7 @@ matrix keys.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,12 +26,16 @@ from chaos.faults.registry import FAULTS, fault_class
 from chaos.load.settings import Mix
 from chaos.scenario.actions import ACTIONS
 from chaos.scenario.conditions import PROBES
+from chaos.scenario.matrix import combinations
 from chaos.scenario.model import Condition, Scenario
-from chaos.validation import in_file_order, problems_from
-from chaos.yamlsource import YamlDocument, did_you_mean, load_yaml
+from chaos.validation import in_file_order, problems_from, show
+from chaos.yamlsource import YamlDocument, did_you_mean, format_path, load_yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-DRIVE = re.compile(r"^(?P<server>[^/]+)/disk(?P<n>[0-9]+)$")
+#: A drive, numbered with up to 4 digits: Python will not even read one of 4,300.
+DRIVE = re.compile(r"^(?P<server>[^/]+)/disk(?P<n>[0-9]{1,4})$")
+#: A compose file's DRIVES (a string: `²` and `١` are digits to str.isdigit but not to int).
+DRIVE_COUNT = re.compile(r"[0-9]{1,4}")
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class Topology:
         counts = {}
         for name, service in project.spec.services.items():
             declared = service.environment.get("DRIVES")
-            if declared and declared.isdigit():
+            if declared and DRIVE_COUNT.fullmatch(declared):
                 counts[name] = drives if drives and service.environment.get("RAID_MEMBERS") == "2" \
                     else int(declared)
         return cls(tuple(project.spec.services), tuple(sites), counts)
@@ -242,13 +247,48 @@ def _semantic_problems(scenario: Scenario, document: YamlDocument, topology: Top
                                              f"{did_you_mean(check.server, topology.services)}"))
     for index, condition in enumerate(scenario.verify.expect):
         problems += _condition_problems(condition, ("verify", "expect", index), document, topology)
+    matrix_problems = []
     for key in scenario.matrix:
         reason = matrix_key_problem(key, names)
         if reason:
-            problems.append(document.problem(("matrix", key), reason))
+            matrix_problems.append(document.problem(("matrix", key), reason))
         elif not scenario.matrix[key]:
-            problems.append(document.problem(("matrix", key), "give at least one value"))
-    return problems
+            matrix_problems.append(document.problem(("matrix", key), "give at least one value"))
+    return problems + (matrix_problems or _matrix_run_problems(scenario, document))
+
+
+#: A matrix asks for every combination of its values: past this many, a typo (or a file
+#: built to) would keep `drill run` going for ever.
+MAX_RUNS = 1000
+
+
+def _matrix_run_problems(scenario: Scenario, document: YamlDocument) -> list[Problem]:
+    """The first combination of the matrix's values that is not a valid scenario, as `run` would
+    build it; or too many combinations. The keys are known to be valid."""
+    runs = 1
+    for choices in scenario.matrix.values():
+        runs *= len(choices)
+        if runs > MAX_RUNS:
+            return [document.problem(("matrix",), f"more than {MAX_RUNS} runs (one per combination "
+                                                  "of the values); split the matrix")]
+    keys = list(scenario.matrix)
+    names = [step.name for step in scenario.steps]
+    for values in itertools.product(*scenario.matrix.values()):
+        try:
+            combinations(scenario.model_copy(update={"matrix": {k: [v] for k, v in zip(keys, values,
+                                                                                     strict=True)}}))
+        except ValidationError as e:
+            error = e.errors(include_url=False)[0]
+            loc = tuple(error["loc"])
+            key = (f"steps.{names[loc[1]]}.{loc[2]}" if loc[:1] == ("steps",) and len(loc) > 2
+                   and isinstance(loc[1], int) and loc[1] < len(names)
+                   else ".".join(map(str, loc[:3] if loc[:2] == ("stack", "settings") else loc[:2])))
+            given = ", ".join(f"{k}={show(v)}" for k, v in zip(keys, values, strict=True))
+            given = given if len(given) <= 120 else given[:117] + "..."
+            message = error["msg"].removeprefix("Value error, ")
+            return [document.problem(("matrix", key) if key in scenario.matrix else ("matrix",),
+                                     f"the run with {given} is not valid: {format_path(loc)}: {message}")]
+    return []
 
 
 def unknown(kind: str, name: str, choices: Iterable[str]) -> str:

@@ -6,7 +6,12 @@ import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+#: Checked first, from the start only: searching for parts from every digit of a long run of
+#: digits without a unit takes quadratic time.
+_WHOLE = re.compile(rf"(?:{_PART.pattern})+")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+#: No drill waits longer; and past ~292 years a timer's wait (threading.TIMEOUT_MAX) overflows.
+MAX_SECONDS = 100 * 365 * 24 * 3600.0
 
 
 def parse_duration(value: object) -> float:
@@ -14,11 +19,15 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration such as 30s, 2m, 1m30s or 500ms, not true/false")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise ValueError("a duration must be finite") from None
     elif isinstance(value, str):
         text = value.strip().replace(" ", "")
-        if not text or _PART.sub("", text) != "":
-            raise ValueError(f"{value!r} is not a duration such as 30s, 2m, 1m30s or 500ms")
+        if not _WHOLE.fullmatch(text):
+            shown = repr(value) if len(value) <= 60 else repr(value[:57] + "...")
+            raise ValueError(f"{shown} is not a duration such as 30s, 2m, 1m30s or 500ms")
         seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
     else:
         raise ValueError("a duration such as 30s, 2m, 1m30s or 500ms")
@@ -26,6 +35,8 @@ def parse_duration(value: object) -> float:
         raise ValueError("a duration must be finite")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_SECONDS:
+        raise ValueError("a duration must be under 100 years")
     return seconds
 
 

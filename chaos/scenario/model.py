@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from chaos.scenario.durations import parse_duration
 
@@ -22,7 +22,8 @@ ParamValue = str | int | float | bool
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    #: YAML's .inf and .nan are floats too: no rate, share or setting is infinite.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class StackSpec(Strict):
@@ -35,6 +36,13 @@ class StackSpec(Strict):
     #: Compose variables (DRILL_PROMOTE_AFTER, DRILL_BACKUP_INTERVAL, ...).
     settings: dict[str, str | int | float] = Field(default_factory=dict)
 
+    @field_validator("compose")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        if "\0" in value:
+            raise ValueError("a path cannot contain a NUL character")
+        return value
+
 
 class LoadSpec(Strict):
     """The customers: Locust's hosting mix."""
@@ -42,8 +50,9 @@ class LoadSpec(Strict):
     users: Annotated[int, Field(ge=0, le=10000)] = 10
     spawn_rate: Annotated[float, Field(gt=0)] = 10.0
     duration: Duration = 60.0
-    #: Weights by name: browse_static, browse_db, upload, read.
-    mix: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    #: Weights by name: browse_static, browse_db, upload, read. Locust repeats a task
+    #: once per unit of weight: a weight of 10**9 would never start.
+    mix: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
     upload_size: str = "1k-64k"
     workers: Annotated[int, Field(ge=0, le=64)] = 0
     prober_rate: Annotated[float, Field(ge=0, le=100)] = 10.0
