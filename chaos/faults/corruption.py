@@ -8,7 +8,7 @@ import time
 
 from chaos.errors import InputError, StackError
 from chaos.faults.base import Fault, FaultContext, Injection
-from chaos.stack.drives import resolve_drive
+from chaos.faults.drive import run_drive
 
 # Runs inside the server: picks files with data extents, maps each file's first
 # block to its place on the target drive (btrfs-map-logical), overwrites that
@@ -84,7 +84,7 @@ class Bitrot(Fault):
     parameters = {"blocks": ("4", "how many 4 KiB blocks")}
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        drive = resolve_drive(ctx.run_dir, target)
+        drive = run_drive(ctx, target)
         count = _count(self.params, "blocks")
         injection = self.begin(drive.address)
         machine = ctx.machine(drive.server)

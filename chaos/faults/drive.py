@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from chaos.engine import loops
 from chaos.errors import InputError, StackError
 from chaos.faults.base import Fault, FaultContext, Injection
 from chaos.stack.drives import Drive, resolve_drive
@@ -23,6 +24,24 @@ from chaos.stack.drives import Drive, resolve_drive
 #: How long a slowed drive may take to show it (nbdkit re-reads its rate file every second).
 SLOW_CONFIRM_WITHIN = 3.0
 PAUSE_TIMEOUT = 30.0
+
+
+def run_drive(ctx: FaultContext, target: str) -> Drive:
+    """The drive `target` of this run, once its loop device is shown to be that drive.
+
+    A drive record names a loop device, and loop devices are global to the host:
+    a stale or forged record could name another run's drive, or a device that
+    is no drive at all.  Before a fault touches it, the device's backing file
+    must be this run's drive (``/chaos-drives/<run>/<server>/<drive>/nbd``);
+    anything else is refused.
+    """
+    drive = resolve_drive(ctx.run_dir, target)
+    found = next((d for d in loops.run_loop_devices(ctx.run_id) if d.device == drive.loop), None)
+    if found is None or (found.service, found.drive) != (drive.server, drive.name):
+        raise InputError(f"{drive.address}: its record names {drive.loop}, which is not attached "
+                         f"to that drive of run {ctx.run_id}; refusing to touch it",
+                         hint=f"is {drive.server} up? see `drill status`")
+    return drive
 
 
 def _touch(path: Path) -> float:
@@ -57,17 +76,16 @@ class _ErrorFault(Fault):
     triggers: tuple[str, ...] = ()
     probe: str = "write"
 
-    def _drive(self, ctx: FaultContext, target: str) -> Drive:
-        return resolve_drive(ctx.run_dir, target)
-
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        drive = self._drive(ctx, target)
+        drive = run_drive(ctx, target)
         injection = self.begin(drive.address)
         effective_at = max(_touch(getattr(drive, trigger)) for trigger in self.triggers)
         return _confirm_failing(ctx, drive, self.probe, injection, effective_at)
 
     def rollback(self, ctx: FaultContext, target: str) -> None:
-        drive = self._drive(ctx, target)
+        # Only the run's own control files are touched: no check, so a rollback
+        # works on a server that is down.
+        drive = resolve_drive(ctx.run_dir, target)
         for trigger in self.triggers:
             getattr(drive, trigger).unlink(missing_ok=True)
 
@@ -114,7 +132,7 @@ class Slow(Fault):
     parameters = {"rate": ("1M", "bytes per second, e.g. 1M, 512K")}
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        drive = resolve_drive(ctx.run_dir, target)
+        drive = run_drive(ctx, target)
         bits = parse_rate(self.params["rate"])
         injection = self.begin(drive.address)
         drive.rate.write_text(f"{bits}\n")
@@ -164,7 +182,7 @@ class Hang(Fault):
     summary = "every request to the drive stalls until the fault is rolled back (nbdkit's pause filter)"
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
-        drive = resolve_drive(ctx.run_dir, target)
+        drive = run_drive(ctx, target)
         injection = self.begin(drive.address)
         _pause_command(drive.pause_socket, b"p")
         # nbdkit answers once requests in flight have finished and new ones are held.
