@@ -51,9 +51,13 @@ def up(progress: Progress, compose_file: Path, drives: int | None, edge_port: in
         variables["DRILL_DRIVES"] = str(drives)
     if edge_port is not None:
         variables["DRILL_EDGE_PORT"] = str(edge_port)
+    store = RunStore()
     state = lifecycle.up(lifecycle.UpOptions(compose_file=compose_file, variables=variables,
                                              health_timeout=health_timeout,
-                                             keep_on_failure=keep_on_failure), progress)
+                                             keep_on_failure=keep_on_failure), progress, store)
+    # Up to stay up: this process ending does not make the run dead (`drill clean` keeps it).
+    state.stays_up = True
+    store.save(state)
     click.echo(f"run {state.run_id} is up; edge: {state.edge_url}")
 
 
@@ -76,10 +80,15 @@ def status(progress: Progress, run_id: str | None, as_json: bool) -> None:
 @click.pass_obj
 def down(progress: Progress, run_id: str | None) -> None:
     """Remove every container, network, volume and loop device of the stack."""
+    from chaos.engine.cleaner import kill_processes
     from chaos.errors import StateError
 
+    store = RunStore()
     try:
-        lifecycle.down(run_id, progress)
+        state = store.resolve(run_id)
+        # A drill killed on this stack may have left its load running against it.
+        kill_processes(store.run_dir(state.run_id))
+        lifecycle.down(state.run_id, progress, store)
     except StateError as e:
         if run_id is not None:
             raise
@@ -90,15 +99,29 @@ def down(progress: Progress, run_id: str | None) -> None:
 @click.option("--all", "include_live", is_flag=True, help="Also remove stacks that are up.")
 @click.pass_obj
 def clean(progress: Progress, include_live: bool) -> None:
-    """Remove what dead runs left behind: containers, networks, volumes, loop devices."""
+    """Remove what dead runs left behind: containers, networks, volumes, loop devices, processes.
+
+    A run is dead when the harness that worked on it is gone (killed, crashed)
+    and it is not a stack `drill up` (or `drill run --keep`) left up. Load
+    processes a killed harness left running are stopped, also on stacks kept up.
+    """
     from chaos.engine.cleaner import clean as clean_runs
     from chaos.engine.client import try_connect
+    from chaos.errors import EngineError
 
     client = try_connect()
     if client is None:
-        progress.info("no Docker engine answers: cleaning loop devices and run records only")
+        progress.info("no Docker engine answers: cleaning loop devices, processes and run "
+                      "records only")
     report = clean_runs(client, progress, include_live=include_live)
+    for run_id, removed in report.removed.items():
+        progress.info(f"   {run_id}: {removed.summary()}"
+                      + (f", {len(report.processes[run_id])} processes"
+                         if run_id in report.processes else ""))
     click.echo(report.summary())
+    if report.failed:
+        raise EngineError(f"{len(report.failed)} dead run(s) could not be removed whole",
+                          hint="see above; `drill clean` again once the cause is fixed")
 
 
 @cli.command()

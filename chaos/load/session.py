@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaos.engine.runstate import record_process
 from chaos.load.prober import Prober
 from chaos.load.runner import LoadPlan, LocustProcess
 from chaos.records import Ack, Request, read_ledger, read_timeline
@@ -26,8 +27,11 @@ class LoadSession:
     """`with LoadSession(plan) as session: ...; session.wait()` then `session.records()`."""
 
     def __init__(self, plan: LoadPlan, *, prober_rate: float = 10.0, prober_timeout: float = 1.0,
-                 with_load: bool = True) -> None:
+                 with_load: bool = True, record_in: Path | None = None) -> None:
+        """`record_in`: the run's folder, where Locust's pid is noted the moment it starts, so
+        `drill clean` stops it if this process dies without stopping it (SIGKILL, OOM)."""
         self.plan = plan
+        self._record_in = record_in
         self.out_dir = plan.settings.out_dir
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._prober = Prober(plan.host, self.out_dir / "timeline-probe.csv", rate=prober_rate,
@@ -44,6 +48,8 @@ class LoadSession:
         try:
             if self._with_load:
                 self.locust = LocustProcess(self.plan)
+                if self._record_in is not None:
+                    record_process(self._record_in, self.locust.process.pid, "locust")
         except BaseException:
             self.stop()
             raise

@@ -144,10 +144,15 @@ class DrillRunner:
     # -- stack ------------------------------------------------------------------
 
     def _up(self) -> None:
+        from chaos.engine.cleaner import clean
         from chaos.engine.client import connect
 
         store = RunStore()
         client = connect(self.progress)
+        # What killed runs of this state root left (never a live run's, nor another root's).
+        cleaned = clean(client, self.progress, store, strays=False)
+        if cleaned.anything:
+            self.progress.info(f"cleaned up after killed runs: {cleaned.summary()}")
         if self.options.keep:
             current = store.current()
             found = store.load(current) if current else None
@@ -161,6 +166,9 @@ class DrillRunner:
                 variables["DRILL_DRIVES"] = str(stack.drives)
             self.state = lifecycle.up(lifecycle.UpOptions(compose_file=self.loaded.compose_file,
                                                           variables=variables), self.progress)
+            if self.options.keep:
+                self.state.stays_up = True
+                store.save(self.state)
         self.result.run_id = self.state.run_id
         self.ctx = FaultContext(client, self.state.run_id, store.run_dir(self.state.run_id))
         self.result.environment = describe(client)
@@ -189,7 +197,8 @@ class DrillRunner:
                          workers=load.workers)
         with self.progress.step(f"load: {load.users} users, steady state "
                                 f"{load.steady_state * self.scale:g} s"):
-            session = LoadSession(plan_, prober_rate=load.prober_rate, with_load=load.users > 0)
+            session = LoadSession(plan_, prober_rate=load.prober_rate, with_load=load.users > 0,
+                                  record_in=self.ctx.run_dir if self.ctx else None)
             session.__enter__()
         try:
             self._sleep(load.steady_state * self.scale)
