@@ -221,6 +221,12 @@ def timeline_figure(traffic: TrafficSeries | None, marks: Sequence[Mark], phases
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=titles,
                         row_heights=heights, vertical_spacing=_spacing(heights))
     _step_lanes(fig, marks, phases, downtime)
+    if not (marks or phases or downtime):
+        # An empty lane reads as a drawing that failed; say why it is empty.
+        (x0, x1), (y0, y1) = fig.layout.xaxis.domain, fig.layout.yaxis.domain
+        fig.add_annotation(text="no fault or action in this drill: the load alone",
+                           xref="paper", yref="paper", x=(x0 + x1) / 2, y=(y0 + y1) / 2,
+                           showarrow=False, font={"size": 13, "color": "#6c757d"})
     if traffic:
         _traffic_rows(fig, traffic)
         _vrects(fig, marks, downtime, rows=(2, 3, 4, 5), label_row=2)
