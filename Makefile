@@ -32,7 +32,7 @@ smoke: images
 	$(DRILL) smoke
 
 test: lint images browser
-	$(PYTEST) tests
+	$(PYTEST) tests --durations=15
 
 unit: setup
 	$(PYTEST) tests -m "not integration"
