@@ -1,44 +1,37 @@
 """What the harness's recording costs: plain Locust vs the harness's load, same users, same stack.
 
-Both runs use the same locustfile and users (no think time, so the client is
-the bottleneck); the plain run has the per-request timeline and the ledger
-switched off.  Rounds alternate to spread the machine's noise.
+    .venv/bin/python bench/load_overhead.py [--rounds 3] [--users 20] [--seconds 10]
 
-    .venv/bin/python bench/load_overhead.py [--users 20] [--seconds 20] [--rounds 2]
-
-Needs a stack that is up (`drill up`); prints requests/s of each and the ratio.
+Both runs use the same locustfile and users (no think time, so the client is the bottleneck,
+browsing only: uploads fsync on the RAID and make the stack's speed drift); the plain run has
+the per-request timeline and the ledger switched off.  Rounds alternate the two to spread the
+machine's noise.  A stack of its own is brought up and taken down (also on Ctrl-C).  Also
+times one timeline row in this process.  About 2 x --seconds + 5 s a round, plus 15 s of up
+and down.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from chaos.engine.runstate import RunStore
-from chaos.load.runner import LoadPlan, LocustProcess
-from chaos.load.settings import LoadSettings, Mix
+from common import (
+    Rounds,
+    Spread,
+    arguments,
+    locust_run,
+    machine,
+    main_guard,
+    print_table,
+    render,
+    stack_up,
+    surroundings,
+)
+
 from chaos.records import TimelineWriter
-
-#: Uploads fsync on the RAID and make the stack's speed drift; browsing keeps it steady.
-MIX = Mix(browse_static=4, browse_db=3, upload=0, read=0)
-
-
-def one_run(host: str, out: Path, users: int, seconds: float, record: bool) -> float:
-    """Locust's own aggregated requests/s for one headless run."""
-    settings = LoadSettings(out, mix=MIX, wait_min=0.0, wait_max=0.0, record=record)
-    plan = LoadPlan(host, settings, users=users, spawn_rate=users, duration=seconds,
-                    extra_args=("--csv", str(out / "stats")))
-    LocustProcess(plan).wait()
-    with (out / "stats_stats.csv").open() as f:
-        for row in csv.DictReader(f):
-            if row["Name"] == "Aggregated":
-                return float(row["Requests/s"])
-    raise SystemExit(f"no aggregated row in {out / 'stats_stats.csv'}")
 
 
 def recording_cost(samples: int = 200_000) -> float:
@@ -52,35 +45,47 @@ def recording_cost(samples: int = 200_000) -> float:
         return (time.perf_counter() - started) / samples
 
 
+def table(rounds: list[dict[str, Any]]) -> None:
+    plain = [r["plain"]["rps"] for r in rounds]
+    harness = [r["harness"]["rps"] for r in rounds]
+    ratios = [h / p for p, h in zip(plain, harness, strict=True)]
+    cost = statistics.median(r["row_us"] for r in rounds)
+    users = sorted({r["users"] for r in rounds})
+    rows = [["plain Locust", render(Spread.of(plain), "req/s", digits=0),
+             render(Spread.of(r["plain"]["p95_ms"] for r in rounds), "ms", digits=0)],
+            ["harness's load", render(Spread.of(harness), "req/s", digits=0),
+             render(Spread.of(r["harness"]["p95_ms"] for r in rounds), "ms", digits=0)],
+            ["ratio harness/plain, per round", render(Spread.of(ratios), "", digits=3), ""],
+            ["one timeline row", f"{cost:.2f} us", ""]]
+    print_table(f"plain Locust vs the harness's load, {'/'.join(map(str, users))} users, no think time "
+                f"({machine()})", ["", "median (min-max, n)", "p95"], rows)
+    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
+          f"of {len(rounds)}")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments(__doc__.splitlines()[0], "load_overhead", rounds=3)
     parser.add_argument("--users", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    state = RunStore().resolve(None)
-    if not state.edge_url:
-        sys.exit("no stack is up: run `drill up` first")
-    plain: list[float] = []
-    harness: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        one_run(state.edge_url, Path(tmp) / "warm-up", args.users, 5, True)
-        for round_ in range(args.rounds):
-            for record, into in ((False, plain), (True, harness)):
-                out = Path(tmp) / f"{round_}-{'harness' if record else 'plain'}"
-                into.append(one_run(state.edge_url, out, args.users, args.seconds, record))
-                print(f"round {round_ + 1} {'harness' if record else 'plain  '}: "
-                      f"{into[-1]:.1f} req/s", flush=True)
-    p, h = statistics.median(plain), statistics.median(harness)
-    print(f"\n{args.users} users, no think time, {args.seconds:g} s x {args.rounds} rounds "
-          f"against {state.edge_url}")
-    print(f"plain Locust      {p:8.1f} req/s")
-    print(f"harness's load    {h:8.1f} req/s")
-    print(f"ratio             {h / p:8.3f}  (recording costs {1 - h / p:+.1%} of throughput; "
-          f"spread of plain runs {min(plain):.0f}-{max(plain):.0f})")
-    cost = recording_cost()
-    print(f"one timeline row  {cost * 1e6:8.2f} us  (= {cost * p:.1%} of one core at the plain rate)")
+    rounds = Rounds(args.results)
+    if not args.report:
+        with stack_up("load") as stack, tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+            locust_run(stack.edge_url, Path(tmp) / "warm-up", args.users, 5, record=True)
+            for i in range(args.rounds):
+                around = surroundings(stack.run_id)
+                runs = {}
+                for record in (False, True):
+                    name = "harness" if record else "plain"
+                    runs[name] = locust_run(stack.edge_url, Path(tmp) / f"{i}-{name}", args.users,
+                                            args.seconds, record=record)
+                    print(f"round {i + 1} {name:<7}: {runs[name]['rps']:.0f} req/s, "
+                          f"p95 {runs[name]['p95_ms']} ms, Locust CPU {runs[name]['locust_cpu'] or 0:.0%}",
+                          flush=True)
+                rounds.add({"users": args.users, "seconds": args.seconds, **runs,
+                            "row_us": recording_cost(50_000) * 1e6, **around})
+    table(rounds.all() if args.report else rounds.new)
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)

@@ -1,45 +1,53 @@
-"""Warm `drill up` and `drill down` times: median of N (default 3).
+"""Warm `drill up` and `drill down`: seconds of each, over N rounds (images already built).
 
-Run with the images already built (`drill images`):  .venv/bin/python bench/updown.py [N]
-Prints a table; numbers go into the README with the machine they were taken on.
+    .venv/bin/python bench/updown.py [--rounds 3]
+
+`up` counts until every service is healthy and the edge answers (the command returns);
+`down` until every container, network, volume and loop device is gone.  Each round is
+appended to results/bench/updown.jsonl; `--report` prints the table of every round there.
+About 15 s a round.
 """
 
 from __future__ import annotations
 
-import os
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import (
+    Rounds,
+    Spread,
+    arguments,
+    machine,
+    main_guard,
+    print_table,
+    private_drill,
+    render,
+    surroundings,
+)
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "chaos", "-q", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit(f"drill {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return time.monotonic() - started
+def table(rounds: list[dict[str, Any]]) -> None:
+    rows = [[step, render(Spread.of(r[step] for r in rounds))] for step in ("up", "down")]
+    print_table(f"warm up/down ({machine()})", ["step", "median (min-max, n)"], rows)
+    disturbed = [r for r in rounds if r["other_containers"]]
+    print(f"rounds with other runs' containers up: {len(disturbed)} of {len(rounds)}")
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    with tempfile.TemporaryDirectory(prefix="bench-updown-") as state:
-        env = {**os.environ, "DRILL_STATE_DIR": state}
-        timed(["images"], env)
-        ups, downs = [], []
-        for i in range(rounds):
-            ups.append(timed(["up"], env))
-            downs.append(timed(["down"], env))
-            print(f"round {i + 1}: up {ups[-1]:.1f} s, down {downs[-1]:.1f} s", flush=True)
-    print(f"\n{'step':<6}{'median':>9}{'min':>8}{'max':>8}   (n={rounds}, {os.cpu_count()} cores)")
-    for name, values in (("up", ups), ("down", downs)):
-        print(f"{name:<6}{statistics.median(values):>8.1f}s{min(values):>7.1f}s{max(values):>7.1f}s")
+    args = arguments(__doc__.splitlines()[0], "updown", rounds=3).parse_args()
+    rounds = Rounds(args.results)
+    if not args.report:
+        with private_drill("updown") as drill:
+            drill.run("images").check()
+            for i in range(args.rounds):
+                around = surroundings()
+                up = drill.run("up").check()
+                down = drill.run("down").check()
+                rounds.add({"up": up.seconds, "down": down.seconds, **around})
+                print(f"round {i + 1}: up {up.seconds:.1f} s, down {down.seconds:.1f} s "
+                      f"(load {around['load_1m']:.1f}, {around['other_containers']} other containers)",
+                      flush=True)
+    table(rounds.all() if args.report else rounds.new)
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)
