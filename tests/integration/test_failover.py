@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import pytest
@@ -271,3 +272,25 @@ def test_down_after_power_off_leaves_nothing(engine: docker.DockerClient, drill:
         drill.run("down", "--run", state.run_id)
     left = leftovers(engine, state.run_id, run_dir)
     assert left.empty(), left
+
+
+def test_a_server_powered_off_again_and_again_comes_back_each_time(engine: docker.DockerClient,
+                                                                     drill: Drill) -> None:
+    """A container's /run survives a power-off: a stale pid file once kept the app down
+    from the second power-off on (gunicorn refused to start over a live pid).  No
+    watchdog promotion (0: off), so server-a boots as the primary every time."""
+    with own_stack(engine, drill, "--set", "DRILL_PROMOTE_AFTER=0") as (state, ctx):
+        for cycle in range(3):
+            drill.run("inject", "power-off", "dc-a", "--run", state.run_id)
+            drill.run("power-on", "dc-a", "--run", state.run_id)
+            server = objects.service_container(engine, state.run_id, "server-a")
+
+            wait_until(lambda s=server: app_running(s), f"server-a's app after power-off {cycle + 1}",
+                       timeout=60, interval=1.0)
+            wait_until(lambda s=server: objects.state_of(s).health == "healthy",
+                       f"server-a healthy after power-off {cycle + 1}", timeout=60, interval=1.0)
+
+
+def app_running(server: Any) -> bool:
+    status = objects.exec_in(server, ["supervisorctl", "status", "app"], timeout=10)
+    return " RUNNING " in f" {status.output} "
