@@ -19,7 +19,7 @@ import yaml
 
 from chaos.engine import labels, objects
 from chaos.engine.runstate import RunState, RunStore
-from tests.conftest import ROOT, Drill
+from tests.conftest import ROOT, Drill, own_stack
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +55,15 @@ def role(data: dict[str, Any]) -> str:
 
 def environment(data: dict[str, Any]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in data["Config"]["Env"] or [])
+
+
+@pytest.fixture(scope="module")
+def stack(engine: docker.DockerClient, drill: Drill) -> Iterator[RunState]:
+    """A stack of this module's own, down at its end: the session's shared stack, started
+    this early, would stay up through modules that expect an empty state root
+    (test_lifecycle cleans with --all and checks that nothing is left)."""
+    with own_stack(engine, drill) as (state, _):
+        yield state
 
 
 def test_the_allow_list_is_what_hosting_yml_grants() -> None:
