@@ -12,7 +12,6 @@ is recorded as unreachable.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -83,16 +82,18 @@ def raid_state(data: Mapping[str, Any] | None) -> str:
 
 def rebuild_state(text: str) -> tuple[str, float | None]:
     """`btrfs replace status -1` in one word, with the percentage when it runs."""
+    from chaos.stack.raid_ops import replace_percent
+
     lowered = text.lower()
-    percent = re.search(r"([\d.]+)% done", text)
+    percent = replace_percent(text)
     if "never started" in lowered or not lowered.strip():
         return "none", None
     if "finished" in lowered:
         return "finished", 100.0
     if "canceled" in lowered or "cancelled" in lowered or "failed" in lowered:
-        return "failed", float(percent[1]) if percent else None
-    if "started" in lowered or percent:
-        return "running", float(percent[1]) if percent else None
+        return "failed", percent
+    if "started" in lowered or percent is not None:
+        return "running", percent
     return "none", None
 
 

@@ -348,22 +348,23 @@ class DrillRunner:
             outcome = found.run(self.ctx, step.target, resolve_params(found, step.params))
             record.ok, record.detail, record.data = outcome.ok, outcome.detail, outcome.data
             self.progress.info(f"  {step.name}: {outcome.detail}")
-            self._note_rollbacks_by(record)
+            self._mark_ended_faults()
         record.ended_at = time.time()
         record.state = "done" if record.ok is not False else "failed"
 
-    def _note_rollbacks_by(self, record: StepRecord) -> None:
-        """An action (power-on, reconnect, rollback, restore) may have ended faults of other steps:
-        they end now, so the report draws them as the intervals they were."""
+    def _mark_ended_faults(self) -> None:
+        """Fault steps whose injection is no longer in place ended now: an action (power-on,
+        reconnect, rollback, restore) or the final rollback undid them, and the report draws
+        them as the intervals they were."""
         assert self.ctx is not None
         still = {(i.fault, i.target) for i in active.active(self.ctx.run_dir)}
         now = time.time()
-        for other in self.records.values():
-            injection = other.injection
-            if other is record or injection is None or other.rolled_back_at is not None:
+        for record in self.records.values():
+            injection = record.injection
+            if injection is None or record.rolled_back_at is not None:
                 continue
             if (injection.get("fault"), injection.get("target")) not in still:
-                other.rolled_back_at = now
+                record.rolled_back_at = now
 
     def _manual(self, step: Step, record: StepRecord) -> None:
         """Game day: the operator acts; we wait for Enter or for `until` to hold."""
@@ -396,13 +397,10 @@ class DrillRunner:
         for injection in active.active(self.ctx.run_dir):
             try:
                 active.roll_back(self.ctx, injection.fault, injection.target)
-                for record in self.records.values():
-                    if record.injection and record.injection.get("target") == injection.target \
-                            and record.rolled_back_at is None:
-                        record.rolled_back_at = time.time()
             except HarnessError as e:  # the others must still be tried
                 self.progress.info(f"rollback of {injection.fault} on {injection.target} "
                                    f"failed: {e.message}")
+        self._mark_ended_faults()
 
     def _verify(self, records: LoadRecords) -> None:
         assert self.state is not None

@@ -142,14 +142,19 @@ class Activity:
     scrub: str
 
 
+def replace_percent(status: str) -> float | None:
+    """How far a rebuild is, from `btrfs replace status -1` ("12.3% done"), if it says."""
+    found = re.search(r"([\d.]+)% done", status)
+    return float(found[1]) if found else None
+
+
 def activity(machine: Machine) -> Activity:
     """The rebuild in progress (or the last one) and the last scrub's result."""
     rebuild = machine.run("btrfs", "replace", "status", "-1", "/srv", timeout=30).output.strip()
-    percent = re.search(r"([\d.]+)% done", rebuild)
     scrub_status = machine.run("btrfs", "scrub", "status", "/srv", timeout=30).output.strip()
     summary = [line.strip() for line in scrub_status.splitlines()
                if line.strip().lower().startswith(("status", "error summary", "scrub started"))]
-    return Activity(rebuild or "none", float(percent[1]) if percent else None,
+    return Activity(rebuild or "none", replace_percent(rebuild),
                     "; ".join(summary) or scrub_status or "none")
 
 
