@@ -25,6 +25,7 @@ from common import (
     arguments,
     machine,
     main_guard,
+    print_disturbed,
     print_table,
     render,
     stack_up,
@@ -85,8 +86,7 @@ def table(rounds: list[dict[str, Any]]) -> None:
                      str(sum(1 for r in mine if not r["recovered"]) or "")])
     print_table(f"measured minus true outage, frozen edge under 20 users ({machine()})",
                 ["outage", "downtime error", "time-to-recover error", "truth +/-", "not recovered"], rows)
-    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
-          f"of {len(rounds)}")
+    print_disturbed(rounds)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from common import (
     locust_run,
     machine,
     main_guard,
+    print_disturbed,
     print_table,
     render,
     stack_up,
@@ -48,8 +49,7 @@ def table(rounds: list[dict[str, Any]]) -> None:
     print_table(f"one Locust process, no think time, browsing ({machine()})",
                 ["users", "req/s", "p50", "p95", "failed", "Locust CPU (cores)", "machine CPU (of all)"],
                 rows)
-    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
-          f"of {len(rounds)}")
+    print_disturbed(rounds)
 
 
 def main() -> None:

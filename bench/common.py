@@ -81,6 +81,12 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
 
 # --- the machine -----------------------------------------------------------------------------
 
+def print_disturbed(rounds: Sequence[dict[str, Any]]) -> None:
+    """How many rounds ran while another run's containers were up (their figures are suspect)."""
+    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
+          f"of {len(rounds)}")
+
+
 def machine() -> str:
     """`2 cores, 24 GB, Linux 6.18` for a table's footer."""
     mem_kib = 0

@@ -25,6 +25,7 @@ from common import (
     arguments,
     machine,
     main_guard,
+    print_disturbed,
     print_table,
     render,
     sigint_deferred,
@@ -132,8 +133,7 @@ def table(rounds: list[dict[str, Any]]) -> None:
             print(f"  {r['at']} {r['fault']}: not back after its rollback: {r['settle_error']}")
         if r.get("error"):
             print(f"  {r['at']} {r['fault']}: injection failed: {r['error']}")
-    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
-          f"of {len(rounds)}")
+    print_disturbed(rounds)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from common import (
     arguments,
     machine,
     main_guard,
+    print_disturbed,
     print_table,
     private_drill,
     render,
@@ -117,8 +118,7 @@ def table(rounds: list[dict[str, Any]]) -> None:
          f"{rounds[-1]['size_server_mb']:.0f} MB / {rounds[-1]['size_edge_mb']:.0f} MB" if rounds else "-"],
     ]
     print_table(f"image builds ({machine()}; base image kept)", ["what", "median (min-max, n)"], rows)
-    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
-          f"of {len(rounds)}")
+    print_disturbed(rounds)
 
 
 def main() -> None:

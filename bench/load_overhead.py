@@ -25,6 +25,7 @@ from common import (
     locust_run,
     machine,
     main_guard,
+    print_disturbed,
     print_table,
     render,
     stack_up,
@@ -59,8 +60,7 @@ def table(rounds: list[dict[str, Any]]) -> None:
             ["one timeline row", f"{cost:.2f} us", ""]]
     print_table(f"plain Locust vs the harness's load, {'/'.join(map(str, users))} users, no think time "
                 f"({machine()})", ["", "median (min-max, n)", "p95"], rows)
-    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
-          f"of {len(rounds)}")
+    print_disturbed(rounds)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from common import (
     drill_measured,
     machine,
     main_guard,
+    print_disturbed,
     print_table,
     private_drill,
     render,
@@ -42,8 +43,7 @@ def table(rounds: list[dict[str, Any]]) -> None:
                      ", ".join(sorted({r["outcome"] for r in mine}))])
     print_table(f"peak resident memory during `drill run` ({machine()})",
                 ["drill", "harness process", "largest child (Locust)", "wall time", "outcomes"], rows)
-    print(f"rounds with other runs' containers up: {sum(1 for r in rounds if r['other_containers'])} "
-          f"of {len(rounds)}")
+    print_disturbed(rounds)
 
 
 def main() -> None:
