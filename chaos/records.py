@@ -52,15 +52,20 @@ class Ack:
 
 
 class _CsvWriter:
-    """Appends rows to a CSV file, buffered, flushed every FLUSH_EVERY seconds."""
+    """Appends rows to a CSV file, buffered, flushed every FLUSH_EVERY seconds.
+
+    The header is flushed at once: a process killed before its first row
+    leaves a file that reads as empty, never a 0-byte file of unknown shape.
+    """
 
     def __init__(self, path: Path, fields: tuple[str, ...]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists()
+        new = not path.exists() or path.stat().st_size == 0
         self._file = path.open("a", newline="", buffering=1 << 16)
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(fields)
+            self._file.flush()
         self._last_flush = time.monotonic()
 
     def _row(self, row: Iterable[object]) -> None:
@@ -94,7 +99,10 @@ class LedgerWriter(_CsvWriter):
         super().__init__(path, LEDGER_FIELDS)
 
     def add(self, upload_id: str, sha256: str, size: int, acknowledged_at: float) -> None:
-        self._row((upload_id, sha256, size, f"{acknowledged_at:.6f}"))
+        # The customer was told it is stored: the row reaches the file now, so a
+        # load process killed later (SIGKILL, OOM) cannot take it with it.
+        self._csv.writerow((upload_id, sha256, size, f"{acknowledged_at:.6f}"))
+        self.flush()
 
 
 def read_timeline(paths: Iterable[Path]) -> list[Request]:
@@ -126,13 +134,22 @@ def read_ledger(paths: Iterable[Path]) -> list[Ack]:
 
 
 def _rows(path: Path, fields: tuple[str, ...]) -> Iterable[tuple[int, dict[str, str]]]:
+    """The rows of one records file with their line numbers.
+
+    A missing or 0-byte file is a process that recorded nothing (it made no
+    request, or acknowledged no upload, before it ended or was killed): no rows.
+    """
     try:
         text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from None
+    if not text:
+        return
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
-        raise InputError(f"{path}: the file is empty; expected a header {','.join(fields)}")
+        raise InputError(f"{path}: no header; expected {','.join(fields)}")
     if tuple(reader.fieldnames) != fields:
         raise InputError(f"{path}:1: header is {','.join(reader.fieldnames)}; "
                          f"expected {','.join(fields)}")

@@ -1,6 +1,9 @@
 """SIGTERM and SIGHUP treated like Ctrl-C, only inside a block, restored after.
 
-So `kill` on a running `drill` still runs its clean-up, as Ctrl-C does.
+So `kill` on a running `drill` still runs its clean-up, as Ctrl-C does.  SIGINT
+itself interrupts even where it was inherited ignored (a process started with
+`&` by a shell without job control, as CI runners start jobs): a drill asked to
+stop must roll back and tear down, never carry on with its faults in place.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ class Terminated(KeyboardInterrupt):
 
 @contextmanager
 def exit_signals() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into :class:`Terminated` for the duration of the block."""
+    """Turn SIGTERM/SIGHUP into :class:`Terminated`, and SIGINT into KeyboardInterrupt, in the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -27,6 +30,8 @@ def exit_signals() -> Iterator[None]:
         raise Terminated(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:

@@ -16,11 +16,12 @@ import time
 import uuid
 from typing import Any
 
+import gevent
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
 from chaos.load.settings import LoadSettings
-from chaos.records import LedgerWriter, TimelineWriter
+from chaos.records import FLUSH_EVERY, LedgerWriter, TimelineWriter
 
 SETTINGS = LoadSettings.from_environment(os.environ)
 STATIC_PAGES = ("/", "/about.html", "/contact.html", "/static/style.css")
@@ -41,6 +42,10 @@ class _Recorder:
             self.timeline = TimelineWriter(out / f"timeline-load-{self.pid}.csv", source="load")
             self.ledger = LedgerWriter(out / f"ledger-{self.pid}.csv")
         return self.timeline, self.ledger
+
+    def flush(self) -> None:
+        if self.timeline is not None and self.pid == os.getpid():
+            self.timeline.flush()
 
     def close(self) -> None:
         if self.timeline is not None and self.pid == os.getpid():
@@ -74,10 +79,20 @@ def _flush(**_: Any) -> None:
 
 @events.test_stop.add_listener
 def _flush_on_stop(**_: Any) -> None:
-    if RECORDER.timeline is not None and RECORDER.pid == os.getpid():
-        RECORDER.timeline.flush()
-    if RECORDER.ledger is not None and RECORDER.pid == os.getpid():
-        RECORDER.ledger.flush()
+    RECORDER.flush()
+
+
+def _flush_periodically() -> None:
+    # The timeline is flushed as rows come; when they stop coming (the site
+    # hangs), this bounds what a killed process can lose to FLUSH_EVERY.
+    while True:
+        gevent.sleep(FLUSH_EVERY)
+        RECORDER.flush()
+
+
+@events.init.add_listener
+def _start_flusher(**_: Any) -> None:
+    gevent.spawn(_flush_periodically)
 
 
 class HostingUser(FastHttpUser):

@@ -33,7 +33,7 @@ class LoadPlan:
     extra_args: tuple[str, ...] = field(default=())
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        command = [sys.executable, "-m", "chaos.load.locust_main", "-f", str(LOCUSTFILE), "--headless",
                    "--host", self.host, "--users", str(self.users),
                    "--spawn-rate", str(self.spawn_rate), "--run-time", f"{max(1, round(self.duration))}s",
                    "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5",

@@ -161,8 +161,26 @@ def test_timeline_and_ledger_files_round_trip(tmp_path: Path) -> None:
     assert read_ledger([tmp_path / "ledger-a.csv"]) == [Ack("u1", "abc", 10, T0 + 1.5)]
 
 
+def test_a_process_that_recorded_nothing_is_no_rows_not_an_error(tmp_path: Path) -> None:
+    # A load process killed before its first row, or one that acknowledged no upload.
+    (tmp_path / "ledger-empty.csv").write_bytes(b"")
+    assert read_ledger([tmp_path / "ledger-empty.csv", tmp_path / "ledger-missing.csv"]) == []
+    assert read_timeline([tmp_path / "ledger-empty.csv"]) == []
+
+
+def test_the_header_and_every_acknowledgement_reach_the_file_at_once(tmp_path: Path) -> None:
+    # Nothing closes these writers: what a SIGKILLed Locust leaves behind.
+    ledger = LedgerWriter(tmp_path / "ledger.csv")
+    timeline = TimelineWriter(tmp_path / "timeline.csv", source="load")
+    assert (tmp_path / "timeline.csv").read_text().startswith("start,duration,name")
+    assert read_ledger([tmp_path / "ledger.csv"]) == []
+    ledger.add("u1", "abc", 10, T0)
+    assert read_ledger([tmp_path / "ledger.csv"]) == [Ack("u1", "abc", 10, T0)]
+    timeline.close()
+
+
 @pytest.mark.parametrize("text, message", [
-    ("", "the file is empty"),
+    ("\n", "expected start,duration"),
     ("when,what\n1,2\n", "header is when,what"),
     ("start,duration,name,status,ok,error,bytes,source\nsoon,1,x,200,1,,0,load\n"
      "1,1,x,200,1,,0,load\n", "not a timeline row"),
