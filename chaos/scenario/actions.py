@@ -97,7 +97,7 @@ def _backup(ctx: FaultContext, target: str | None, params: dict[str, str]) -> Ac
 
 
 def _restore(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:
-    from chaos.stack.backups import list_backups
+    from chaos.stack.backups import backup_ids, list_backups
     from chaos.stack.raid_ops import restore
 
     host = params.get("host") or "backup"
@@ -108,10 +108,14 @@ def _restore(ctx: FaultContext, target: str | None, params: dict[str, str]) -> A
     chosen = backups[-1] if wanted == "latest" else next((b for b in backups if b.name == wanted), None)
     if chosen is None:
         return ActionOutcome(False, f"no backup {wanted!r} on {host}")
+    # What the restore brings back, read before the rolling backups may drop it: the
+    # data loss is judged against it (objective `lost_writes: since-restored-backup`).
+    held = sorted(backup_ids(ctx.machine(host), chosen.name))
     seconds = restore(ctx.machine(target or ""), host, chosen.name)
-    return ActionOutcome(True, f"{target} restored from {chosen.name} in {seconds:.1f} s",
+    return ActionOutcome(True, f"{target} restored from {chosen.name} ({len(held)} uploads) "
+                         f"in {seconds:.1f} s",
                          {"backup": chosen.name, "backup_taken_at": chosen.taken_at,
-                          "seconds": seconds})
+                          "seconds": seconds, "backup_uploads": held})
 
 
 def _promote(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:

@@ -247,6 +247,13 @@ def _semantic_problems(scenario: Scenario, document: YamlDocument, topology: Top
                                              f"{did_you_mean(check.server, topology.services)}"))
     for index, condition in enumerate(scenario.verify.expect):
         problems += _condition_problems(condition, ("verify", "expect", index), document, topology)
+    if scenario.objectives.lost_writes is not None:
+        if not any(s.action == "restore" for s in scenario.steps):
+            problems.append(document.problem(("objectives", "lost_writes"), "is judged against the "
+                                             "backup a `restore` step brings back: add one"))
+        if not scenario.verify.read_back:
+            problems.append(document.problem(("objectives", "lost_writes"), "needs the uploads "
+                                             "read back: set `verify.read_back: true`"))
     matrix_problems = []
     for key in scenario.matrix:
         reason = matrix_key_problem(key, names)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chaos.measure.backup_loss import BackupMatch
 from chaos.measure.summary import Measurements
 from chaos.scenario.durations import format_duration
 from chaos.scenario.model import Objectives
@@ -21,8 +22,13 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}s"
 
 
-def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveResult]:
-    """One result per objective given; an objective nothing measured fails (it cannot be shown met)."""
+def evaluate(objectives: Objectives, measured: Measurements,
+             restored: BackupMatch | str | None = None) -> list[ObjectiveResult]:
+    """One result per objective given; an objective nothing measured fails (it cannot be shown met).
+
+    `restored`: the read-back against the backup the drill restored (or why there is no
+    such comparison), for `lost_writes: since-restored-backup`.
+    """
     results = []
     impacts = [f.impact for f in measured.faults]
     if objectives.rto is not None:
@@ -58,6 +64,8 @@ def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveRe
         results.append(ObjectiveResult("max_corrupt_writes", str(objectives.max_corrupt_writes),
                                        shown, loss is not None
                                        and loss.corrupt <= objectives.max_corrupt_writes))
+    if objectives.lost_writes is not None:
+        results.append(_since_backup(objectives.lost_writes, restored, measured))
     if objectives.rpo is not None:
         if loss is None:
             results.append(ObjectiveResult("rpo", format_duration(objectives.rpo), "not verified",
@@ -77,6 +85,26 @@ def evaluate(objectives: Objectives, measured: Measurements) -> list[ObjectiveRe
             results.append(ObjectiveResult(f"latency_{name}", format_duration(limit),
                                            _seconds(value), value is not None and value <= limit))
     return results
+
+
+def _since_backup(limit: str, restored: BackupMatch | str | None, measured: Measurements
+                  ) -> ObjectiveResult:
+    if measured.loss is None:
+        return ObjectiveResult("lost_writes", limit, "not verified", False)
+    if not isinstance(restored, BackupMatch):
+        return ObjectiveResult("lost_writes", limit, restored or "no backup was restored", False)
+    lost = measured.loss.lost
+    if restored.exact:
+        return ObjectiveResult("lost_writes", limit, f"{lost} lost: exactly the uploads acknowledged "
+                               f"after {restored.backup} began", True)
+    wrong = [(restored.lost_unexpectedly, "lost although the backup held them or they came after "
+              "the restore"), (restored.not_lost, "acknowledged after the backup, yet not lost"),
+             (restored.unverified, "without an answer on reading back"),
+             (restored.missed_by_backup, "acknowledged before the backup began, yet not in it")]
+    said = "; ".join(f"{len(ids)} {what} ({', '.join(ids[:3])}{' ...' if len(ids) > 3 else ''})"
+                     for ids, what in wrong if ids)
+    return ObjectiveResult("lost_writes", limit, f"{lost} lost, {len(restored.expected_lost)} "
+                           f"expected from {restored.backup}: {said}", False)
 
 
 def incident_recoveries(measured: Measurements) -> tuple[list[float], float | None]:

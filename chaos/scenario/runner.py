@@ -24,6 +24,8 @@ from chaos.faults import active
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.load.session import LoadRecords
+from chaos.measure.backup_loss import BackupMatch
+from chaos.measure.summary import Measurements
 from chaos.progress import Progress
 from chaos.report.environment import describe
 from chaos.scenario.actions import action, resolve_params
@@ -457,7 +459,9 @@ class DrillRunner:
         measured = measure(records.requests, records.acks, records.started_at, records.ended_at,
                            faults=marks, reads=self.reads)
         self.result.measurements = measured.to_json()
-        self.result.objectives = evaluate(self.scenario.objectives, measured)
+        restored = (self._restored_backup(records, measured)
+                    if self.scenario.objectives.lost_writes else None)
+        self.result.objectives = evaluate(self.scenario.objectives, measured, restored)
         failed_steps = [p.step.name for p in self.plan
                         if not self._as_expected(self.records[p.step.name], p.step)]
         failed = [o.name for o in self.result.objectives if not o.passed] + \
@@ -469,6 +473,22 @@ class DrillRunner:
                 + ([f"steps not as expected: {', '.join(failed_steps)}"] if failed_steps else []))
         else:
             self.result.outcome, self.result.reason = "passed", "every objective met"
+
+
+    def _restored_backup(self, records: LoadRecords, measured: Measurements) -> BackupMatch | str:
+        """The read-back against the backup the last successful `restore` step brought back."""
+        from chaos.measure.backup_loss import match_backup
+
+        done = [self.records[p.step.name] for p in self.plan if p.step.action == "restore"]
+        done = [r for r in done if r.state == "done" and "backup_uploads" in r.data]
+        if not done:
+            return "no restore step brought a backup back"
+        if measured.loss is None:
+            return "not verified"
+        last = max(done, key=lambda r: r.started_at or 0.0)
+        return match_backup(records.acks, measured.loss, set(last.data["backup_uploads"]),
+                            backup=last.data["backup"], taken_at=last.data["backup_taken_at"],
+                            restored_at=last.started_at or 0.0)
 
 
 def stack_services(client: Any, run_id: str) -> list[dict[str, str]]:

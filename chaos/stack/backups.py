@@ -17,6 +17,7 @@ class Backup:
     source: str
     taken_at: float
     finished_at: float
+    #: Uploads it holds: a row in its dump and the file in its copy.
     uploads: int
 
 
@@ -41,3 +42,11 @@ def list_backups(backup_host: Machine) -> list[Backup]:
     data = _parse(backup_host, "list")
     assert isinstance(data, list)
     return [Backup(**item) for item in data]
+
+
+def backup_ids(backup_host: Machine, name: str) -> frozenset[str]:
+    """The uploads backup `name` holds (a row in its dump and the file in its copy):
+    exactly what a restore of it brings back."""
+    data = _parse(backup_host, "ids", name)
+    assert isinstance(data, list)
+    return frozenset(str(i) for i in data)

@@ -39,6 +39,7 @@ def run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     drives = []
     for name, loop in RECORDED.items():
         controls = f"/run/drill/drives/{name}"
+        (record / name).mkdir()  # as a server makes it at boot: no trigger in it yet
         drives.append({"name": name, "loop": loop, "in_array": True, "controls": {
             "fail_read": f"{controls}/fail-read", "fail_write": f"{controls}/fail-write",
             "rate": f"{controls}/rate", "pause_socket": f"{controls}/pause.sock"}})
@@ -72,4 +73,4 @@ def test_every_drive_fault_refuses_before_touching_anything(run_dir: Path, fault
     with pytest.raises(InputError, match="refusing to touch it"):
         make_fault(fault).inject(context(run_dir), "server-a/disk4")
     controls = run_dir / "server-a" / "drives" / "disk4"
-    assert not controls.exists(), sorted(controls.iterdir())
+    assert controls.is_dir() and not any(controls.iterdir()), sorted(controls.iterdir())

@@ -574,13 +574,15 @@ def test_files_that_are_not_files(workdir: Path, kind: str) -> None:
     assert "not a regular file" in refused(load, fifo).render()  # and not waiting for a writer
     if Path("/dev/zero").exists():
         assert "not a regular file" in refused(load, Path("/dev/zero")).render()
-    unreadable = write(workdir, "unreadable.yaml", HEAD)
-    unreadable.chmod(0)
-    try:
-        if os.geteuid() != 0:
-            assert "cannot read" in refused(load, unreadable).render()
-    finally:
-        unreadable.chmod(0o600)
+    # A regular file that no one reads, root included (CI runs as root): reading it is EIO.
+    assert "cannot read: Input/output error" in refused(load, Path("/proc/self/mem")).render()
+    if os.geteuid() != 0:  # root reads a file whatever its mode: this one only as a user
+        unreadable = write(workdir, "unreadable.yaml", HEAD)
+        unreadable.chmod(0)
+        try:
+            assert "cannot read: Permission denied" in refused(load, unreadable).render()
+        finally:
+            unreadable.chmod(0o600)
 
 
 # -- `drill validate` -------------------------------------------------------------------------------

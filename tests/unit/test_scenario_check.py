@@ -50,6 +50,7 @@ CASES: dict[str, tuple[int, int, tuple[str, ...]]] = {
     "manual-without-automation": (6, 5, ("cannot run without a terminal",)),
     "missing-compose-file": (5, 3, ("no-such-stack.yml does not load", "no such file")),
     "rollback-unknown-fault": (8, 14, ("unknown fault 'daed'; did you mean 'dead'?",)),
+    "lost-writes-without-restore": (8, 3, ("judged against the backup a `restore` step",)),
 }
 
 
