@@ -63,10 +63,17 @@ class Drill:
                         f"{result.stdout}\n{result.stderr}", pytrace=False)
         return result
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen([*DRILL, *args], cwd=ROOT, env=self.env(), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+    def popen(self, *args: str, sigint: str = "SIG_DFL") -> subprocess.Popen[str]:
+        """`drill ARGS` in the background, with SIGINT as `sigint` says whatever this process
+        has: SIG_DFL as a terminal gives it, SIG_IGN as a CI runner's job inherits it."""
+        return subprocess.Popen([sys.executable, "-c", _LAUNCH, sigint, *args], cwd=ROOT,
+                                env=self.env(), text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+#: `python -c _LAUNCH SIG_DFL|SIG_IGN ARGS`: `drill ARGS` with SIGINT so (kept across exec).
+_LAUNCH = ("import os, signal, sys; signal.signal(signal.SIGINT, getattr(signal, sys.argv[1])); "
+           "os.execv(sys.executable, [sys.executable, '-m', 'chaos', *sys.argv[2:]])")
 
 
 @pytest.fixture(scope="session")

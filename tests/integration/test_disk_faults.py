@@ -78,8 +78,8 @@ def test_write_error_on_one_member_keeps_the_site_writable(disks: tuple[RunState
     assert repaired.corrected > 0 and repaired.uncorrectable == 0
 
 
-def test_write_error_on_every_member_flips_read_only_until_remounted(
-        disks: tuple[RunState, FaultContext], figure: Callable[[str], None]) -> None:
+def test_write_error_on_every_member_flips_read_only_until_remounted(disks: tuple[RunState, FaultContext],
+                                                                     figure: Callable[[str], None]) -> None:
     state, ctx = disks
     url = state.edge_url or ""
     server_a = ctx.machine("server-a")
@@ -205,8 +205,8 @@ def free_bytes(ctx: FaultContext) -> int:
     return int(out[0]) * int(out[1])
 
 
-def test_a_full_array_refuses_uploads_until_the_space_is_freed(
-        disks: tuple[RunState, FaultContext], figure: Callable[[str], None]) -> None:
+def test_a_full_array_refuses_uploads_until_the_space_is_freed(disks: tuple[RunState, FaultContext],
+                                                               figure: Callable[[str], None]) -> None:
     state, ctx = disks
     url = state.edge_url or ""
     kept = upload(url)

@@ -251,9 +251,10 @@ def test_an_orderly_shutdown_of_the_standby_site_and_its_power_on(
     assert_normal(ctx)
 
 
-def test_isolated_site_keeps_running_then_two_primaries_then_failback(
-        sites: tuple[RunState, FaultContext], engine: docker.DockerClient, drill: Drill,
-        figure: Callable[[str], None]) -> None:
+def test_isolated_site_keeps_running_then_two_primaries_then_failback(sites: tuple[RunState, FaultContext],
+                                                                      engine: docker.DockerClient,
+                                                                      drill: Drill,
+                                                                      figure: Callable[[str], None]) -> None:
     state, ctx = sites
     url = state.edge_url or ""
     assert_normal(ctx)

@@ -1,7 +1,9 @@
 """SIGKILL the harness anywhere in a drill: what the dead run made is all removed afterwards.
 
-A short drill (tests/scenarios/killable.yaml: up, load, a write-error fault on
-a RAID member and its rollback, the end of the load, teardown) is killed with
+A short drill (tests/scenarios/killable.yaml: its start before it has a run
+record — cleaning what earlier dead runs left, checking images —, up, load, a
+write-error fault on a RAID member and its rollback, the end of the load,
+teardown) is killed with
 SIGKILL — the harness process alone, as a crash would: the Locust it started
 lives on, orphaned — at random points spread over its phases. After each kill,
 by turns, `drill clean` or the next `drill run` (which cleans dead runs by
@@ -39,8 +41,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCENARIO = ROOT / "tests" / "scenarios" / "killable.yaml"
 STEP = "write-disk1"
-PHASES = ("up", "load", "fault", "rollback", "teardown")
-#: The line of the harness's output each phase begins with (up: once the run has a record).
+PHASES = ("start", "up", "load", "fault", "rollback", "teardown")
+#: The line of the harness's output each phase begins with (up: once the run has a record;
+#: start: the process's start, before it has one).
 BEGINS = {
     "up": re.compile(r"run (?P<run>r[a-z0-9]+): state in "),
     "load": re.compile(r"-> load: "),
@@ -49,9 +52,9 @@ BEGINS = {
     "teardown": re.compile(r"-> tearing down run "),
 }
 #: How many points each phase gets, at least 20 in all (phases that last longer cost more).
-SHARE = {"up": 6, "load": 4, "fault": 4, "rollback": 3, "teardown": 3}
+SHARE = {"start": 3, "up": 6, "load": 4, "fault": 4, "rollback": 3, "teardown": 3}
 #: First guesses of each phase's length in seconds, replaced by what the runs show.
-GUESS = {"up": 10.5, "load": 3.0, "fault": 5.0, "rollback": 11.0, "teardown": 3.0}
+GUESS = {"start": 1.5, "up": 10.5, "load": 3.0, "fault": 5.0, "rollback": 11.0, "teardown": 3.0}
 CLEANED = re.compile(r"removed (?P<runs>\d+) dead run\(s\): (?P<containers>\d+) containers, "
                      r"(?P<networks>\d+) networks, (?P<volumes>\d+) volumes, "
                      r"(?P<loops>\d+) loop devices, (?P<processes>\d+) processes")
@@ -70,7 +73,7 @@ class Harness:
             start_new_session=True)
         self.started = time.monotonic()
         self.lines: list[str] = []
-        self.begun: dict[str, float] = {}
+        self.begun: dict[str, float] = {"start": self.started}
         self.run_id: str | None = None
         self.ended = False
         self.ended_at = 0.0
@@ -144,7 +147,8 @@ class Harness:
 class Dead:
     """A killed drill, with what it held seen before anyone cleaned."""
 
-    run_id: str
+    #: None: killed before it made a run record.
+    run_id: str | None
     phase: str
     out: Path
     records: Path
@@ -182,39 +186,57 @@ class Tally:
             self.removed.update({k: int(found[k]) for k in ("runs", *COUNTED)})
 
 
-def after_the_kill(engine: docker.DockerClient, drill: Drill, harness: Harness, keep: Path) -> Dead:
-    """What the dead run holds now, seen before it is cleaned (its records are about to go)."""
-    assert harness.run_id is not None, harness.output()
+def after_the_kill(engine: docker.DockerClient, drill: Drill, harness: Harness, keep: Path,
+                   known: set[str]) -> Dead:
+    """What the dead run holds now, seen before it is cleaned (its records are about to go).
+
+    Killed at its start, it may have made its record without saying so yet: a run id the
+    state root did not hold before (`known`) is then the dead run's."""
     run_id = harness.run_id
     time.sleep(0.3)  # requests the engine took before the kill complete
-    records = keep / run_id
-    for loops_file in (drill.state_root / "runs" / run_id).glob("*/loops"):
+    if run_id is None:
+        new = set(RunStore(drill.state_root).run_ids()) - known
+        assert len(new) <= 1, new
+        run_id = next(iter(new), None)
+    records = keep / (run_id or "no-record")
+    for loops_file in (drill.state_root / "runs" / (run_id or "-")).glob("*/loops"):
         copy = records / loops_file.parent.name / "loops"
         copy.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(loops_file, copy)
     locust = [p for p in run_processes([f"{harness.out}/"]) if "locust" in p]
-    return Dead(run_id, harness.phase(), harness.out, records, footprint(engine, run_id), locust,
-                harness.into_phase())
+    seen = footprint(engine, run_id) if run_id else Footprint()
+    return Dead(run_id, harness.phase(), harness.out, records, seen, locust, harness.into_phase())
 
 
-def assert_all_gone(engine: docker.DockerClient, drill: Drill, dead: Dead) -> None:
-    left = leftovers(engine, dead.run_id, dead.records, seen=dead.seen, markers=[f"{dead.out}/"])
-    assert left.empty(), f"killed in {dead.phase}, run {dead.run_id} left {left}"
-    assert not (drill.state_root / "runs" / dead.run_id).exists(), \
-        f"killed in {dead.phase}: the run's folder (its fault controls) is still there"
+def assert_all_gone(engine: docker.DockerClient, drill: Drill, dead: Dead, live: str | None = None
+                    ) -> None:
+    """Nothing of the dead run is left; `live`: the run that cleaned it, which may stay."""
+    if dead.run_id is not None:
+        left = leftovers(engine, dead.run_id, dead.records, seen=dead.seen, markers=[f"{dead.out}/"])
+        assert left.empty(), f"killed in {dead.phase}, run {dead.run_id} left {left}"
+        assert not (drill.state_root / "runs" / dead.run_id).exists(), \
+            f"killed in {dead.phase}: the run's folder (its fault controls) is still there"
+    assert set(RunStore(drill.state_root).run_ids()) <= {live}, \
+        f"killed in {dead.phase}: runs left {RunStore(drill.state_root).run_ids()}"
+    mine = [c.name for c in objects.find_containers(engine)
+            if c.labels.get(labels.STATE_ROOT) == str(drill.state_root)
+            and c.labels.get(labels.RUN) != live]
+    assert not mine, f"killed in {dead.phase}: containers left {mine}"
+    assert not run_processes([f"{dead.out}/"]), f"killed in {dead.phase}: processes left"
     assert not RunStore(drill.state_root).unfinished()
 
 
 def test_sigkill_anywhere_then_clean_or_the_next_run_leaves_nothing(
-        engine: docker.DockerClient, tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+        engine: docker.DockerClient, tmp_path: Path, record_property: Callable[[str, object], None],
+        figure: Callable[[str], None]) -> None:
     seed = int(os.environ.get("KILL_SEED") or time.time_ns() % 1_000_000)
     rng = random.Random(seed)
     total = int(os.environ.get("KILL_POINTS") or sum(SHARE.values()))
     points = [phase for phase in PHASES for _ in range(SHARE[phase])]
     points = (points * (total // len(points) + 1))[:total]
     rng.shuffle(points)
-    print(f"\nkill anywhere: seed {seed} (KILL_SEED={seed} repeats it), {len(points)} points: "
-          f"{', '.join(points)}")
+    figure(f"kill anywhere: seed {seed} (KILL_SEED={seed} repeats it), {len(points)} points: "
+           f"{', '.join(points)}")
     drill = Drill(tmp_path / "state")
     tally = Tally()
     started = time.monotonic()
@@ -228,10 +250,11 @@ def test_sigkill_anywhere_then_clean_or_the_next_run_leaves_nothing(
                 # The next run cleans the dead one before it makes its own record.
                 harness.wait_for("up")
                 tally.count("".join(harness.lines))
-                assert_all_gone(engine, drill, pending)
+                assert_all_gone(engine, drill, pending, live=harness.run_id)
                 tally.by_next_run[pending.phase] += 1
                 pending = None
             after = rng.random() * tally.length(phase)
+            known = set(RunStore(drill.state_root).run_ids())
             killed = harness.kill_in(phase, after)
             tally.learn(harness, finished=not killed)
             last = index == len(points) - 1
@@ -239,24 +262,24 @@ def test_sigkill_anywhere_then_clean_or_the_next_run_leaves_nothing(
                 # Torn down by itself before the kill: that point is drawn again.
                 assert harness.run_id is not None
                 tally.finished += 1
-                print(f"  {index + 1:2}. aimed {after:4.1f} s into {phase:<8} -> the drill ended "
-                      f"{harness.ended_at - harness.begun['teardown']:.1f} s into teardown by "
-                      "itself: drawn again")
+                figure(f"  {index + 1:2}. aimed {after:4.1f} s into {phase:<8} -> the drill ended "
+                       f"{harness.ended_at - harness.begun['teardown']:.1f} s into teardown by "
+                       "itself: drawn again")
                 assert leftovers(engine, harness.run_id).empty()
                 assert tally.finished <= 3, "teardown is always quicker than the kills drawn"
             else:
-                dead = after_the_kill(engine, drill, harness, tmp_path / "records")
+                dead = after_the_kill(engine, drill, harness, tmp_path / "records", known)
                 tally.kills[dead.phase] += 1
                 tally.orphaned_locust += len(dead.locust)
-                print(f"  {index + 1:2}. aimed {after:4.1f} s into {phase:<8} -> killed "
-                      f"{dead.into:4.1f} s into {dead.phase:<8} run {dead.run_id}: "
-                      f"{len(dead.seen.container_ids)} containers, {len(dead.locust)} Locust "
-                      "processes orphaned")
+                figure(f"  {index + 1:2}. aimed {after:4.1f} s into {phase:<8} -> killed "
+                       f"{dead.into:4.1f} s into {dead.phase:<8} run {dead.run_id or '(none yet)'}: "
+                       f"{len(dead.seen.container_ids)} containers, {len(dead.locust)} Locust "
+                       "processes orphaned")
                 # Each phase's kills are cleaned by turns: `drill clean`, then the next run.
                 if tally.kills[dead.phase] % 2 == 0 or last:
                     cleaned = drill.run("clean", timeout=300)
                     tally.count(cleaned.stdout)
-                    print(f"      drill clean: {cleaned.stdout.strip()}")
+                    figure(f"      drill clean: {cleaned.stdout.strip()}")
                     assert_all_gone(engine, drill, dead)
                     tally.by_clean[dead.phase] += 1
                 else:
@@ -280,7 +303,7 @@ def test_sigkill_anywhere_then_clean_or_the_next_run_leaves_nothing(
                         if tally.learned[phase] else ""))
     lines.append("  removed: " + ", ".join(f"{tally.removed[k]} {k}" for k in ("runs", *COUNTED))
                  + f"; {tally.orphaned_locust} orphaned Locust processes were seen before cleaning")
-    print("\n".join(lines))
+    figure("\n".join(lines))
     record_property("kills", dict(tally.kills))
     record_property("removed", dict(tally.removed))
     record_property("seconds", round(took))
@@ -289,7 +312,7 @@ def test_sigkill_anywhere_then_clean_or_the_next_run_leaves_nothing(
 
 
 def test_a_stack_kept_up_survives_clean_but_a_killed_drills_load_on_it_does_not(
-        engine: docker.DockerClient, tmp_path: Path) -> None:
+        engine: docker.DockerClient, tmp_path: Path, figure: Callable[[str], None]) -> None:
     drill = Drill(tmp_path / "state")
     drill.run("up")
     store = RunStore(drill.state_root)
@@ -304,7 +327,7 @@ def test_a_stack_kept_up_survives_clean_but_a_killed_drills_load_on_it_does_not(
 
         cleaned = drill.run("clean")
 
-        print(f"\n`drill clean` after a `drill run --keep` killed under load: {cleaned.stdout.strip()}")
+        figure(f"`drill clean` after a `drill run --keep` killed under load: {cleaned.stdout.strip()}")
         assert f"kept live run(s) {run_id}" in cleaned.stdout
         assert run_processes([f"{harness.out}/"]) == [], locust
         assert len(objects.find_containers(engine, run_id)) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -34,8 +35,10 @@ def plan(stack: RunState, out: Path, duration: float, users: int = 20) -> LoadPl
 
 @pytest.mark.destructive
 @pytest.mark.parametrize("outage", [2.0, 5.0])
-def test_downtime_of_a_frozen_edge_is_measured_to_100_ms(stack: RunState, engine: docker.DockerClient,
-                                                         tmp_path: Path, outage: float) -> None:
+def test_downtime_of_a_frozen_edge_is_measured_to_100_ms(stack: RunState,
+                                                         engine: docker.DockerClient, tmp_path: Path,
+                                                         outage: float,
+                                                         figure: Callable[[str], None]) -> None:
     edge = objects.service_container(engine, stack.run_id, "edge")
     with LoadSession(plan(stack, tmp_path, duration=outage + 12), prober_rate=20) as session:
         time.sleep(5)
@@ -55,10 +58,10 @@ def test_downtime_of_a_frozen_edge_is_measured_to_100_ms(stack: RunState, engine
     result = measure(records.requests, records.acks, records.started_at, records.ended_at,
                      [FaultMark("edge paused", frozen_at, thawed_at)], settings=SETTINGS)
     impact = result.faults[0].impact
-    print(f"\nfrozen edge: true outage {truth:.3f} s (calls took {paused - before_pause:.3f} s and "
-          f"{unpaused - before_unpause:.3f} s); measured downtime {impact.downtime:.3f} s "
-          f"(error {impact.downtime - truth:+.3f} s), recovered after {impact.time_to_recover} s, "
-          f"{len(records.requests)} requests")
+    figure(f"frozen edge: true outage {truth:.3f} s (calls took {paused - before_pause:.3f} s and "
+           f"{unpaused - before_unpause:.3f} s); measured downtime {impact.downtime:.3f} s "
+           f"(error {impact.downtime - truth:+.3f} s), recovered after {impact.time_to_recover} s, "
+           f"{len(records.requests)} requests")
     assert impact.recovered
     assert impact.downtime == pytest.approx(truth, abs=0.1)
     assert impact.time_to_recover == pytest.approx(truth, abs=0.1)

@@ -8,7 +8,7 @@ import random
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -25,7 +25,7 @@ from chaos.measure.loss import assess_loss
 from chaos.records import Ack
 from chaos.stack.drives import server_drives
 from chaos.stack.migration import Method, MigrationEvent, describe, members_of, mib, migrate
-from tests.conftest import Drill, own_stack
+from tests.conftest import Drill, SharedStack, shared_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.destructive, pytest.mark.slow]
 
@@ -36,14 +36,21 @@ TARGET_RATE = "32M"
 
 
 @pytest.fixture(scope="module")
-def array(engine: docker.DockerClient, drill: Drill) -> Iterator[tuple[RunState, FaultContext]]:
-    """Two members and two spares; backups only when asked for (they would read the array)."""
+def _array(engine: docker.DockerClient, drill: Drill) -> Iterator[SharedStack]:
     # One server's array: server-b must not take over while server-a reboots.
     # 4 GB drives (sparse): the second migration runs over chunks the first
     # allocated, and on 2 GB drives a `device remove` once ran out of space
     # and turned the array read-only.
-    with own_stack(engine, drill, "--drives", "4", "--set", "DRILL_BACKUP_INTERVAL=3600",
-                   "--set", "DRILL_PROMOTE_AFTER=0", "--set", "DRILL_DRIVE_SIZE_MB=4096") as stack:
+    with shared_stack(engine, drill, "--drives", "4", "--set", "DRILL_BACKUP_INTERVAL=3600",
+                      "--set", "DRILL_PROMOTE_AFTER=0", "--set", "DRILL_DRIVE_SIZE_MB=4096") as shared:
+        yield shared
+
+
+@pytest.fixture
+def array(_array: SharedStack, request: pytest.FixtureRequest) -> Iterator[tuple[RunState, FaultContext]]:
+    """Two members and two spares, sound before each test; backups only when asked for
+    (they would read the array)."""
+    with _array.for_test(request) as stack:
         yield stack
 
 
@@ -148,7 +155,8 @@ def seed(url: str, count: int) -> list[Ack]:
 
 @pytest.mark.parametrize("method", [Method.REPLACE, Method.ADD_REMOVE])
 def test_live_migration_under_uploads_keeps_every_upload(array: tuple[RunState, FaultContext],
-                                                         method: Method) -> None:
+                                                         method: Method,
+                                                         figure: Callable[[str], None]) -> None:
     state, ctx = array
     url = state.edge_url or ""
     server = ctx.machine("server-a")
@@ -175,17 +183,17 @@ def test_live_migration_under_uploads_keeps_every_upload(array: tuple[RunState, 
     blocked = writes_blocked(attempts, result.started_at, result.ended_at)
     acks = seeded + [Ack(a.id, a.sha256, a.size, a.end) for a in attempts if a.ok]
     loss = assess_loss(acks, read_back(url, acks))
-    print(f"\n{describe(result)}")
-    print(f"migration ({method}, new drives capped at {TARGET_RATE}B/s): {result.seconds:.1f} s, "
-          f"{mib(result.bytes_moved)} moved ({mib(result.bytes_written)} written to the new drives), "
-          f"writes frozen at the cut-over {(result.cutover_seconds or 0) * 1000:.0f} ms")
-    print(f"uploads during it: {blocked.uploads}, failed {blocked.failed} "
-          f"({blocked.failed_seconds:.2f} s), longest gap between acknowledgements "
-          f"{blocked.longest_gap * 1000:.0f} ms (cadence {CADENCE * 1000:.0f} ms), longest upload "
-          f"{blocked.longest_upload * 1000:.0f} ms, median {blocked.median_upload * 1000:.0f} ms "
-          f"(before: {blocked.median_before * 1000:.0f} ms)")
-    print(f"read back: {loss.intact} of {loss.acknowledged} intact "
-          f"({len(seeded)} seeded, {loss.acknowledged - len(seeded)} during)")
+    figure(describe(result))
+    figure(f"migration ({method}, new drives capped at {TARGET_RATE}B/s): {result.seconds:.1f} s, "
+           f"{mib(result.bytes_moved)} moved ({mib(result.bytes_written)} written to the new drives), "
+           f"writes frozen at the cut-over {(result.cutover_seconds or 0) * 1000:.0f} ms")
+    figure(f"uploads during it: {blocked.uploads}, failed {blocked.failed} "
+           f"({blocked.failed_seconds:.2f} s), longest gap between acknowledgements "
+           f"{blocked.longest_gap * 1000:.0f} ms (cadence {CADENCE * 1000:.0f} ms), longest upload "
+           f"{blocked.longest_upload * 1000:.0f} ms, median {blocked.median_upload * 1000:.0f} ms "
+           f"(before: {blocked.median_before * 1000:.0f} ms)")
+    figure(f"read back: {loss.intact} of {loss.acknowledged} intact "
+           f"({len(seeded)} seeded, {loss.acknowledged - len(seeded)} during)")
 
     after = server.raid()
     assert members_of(after) == sorted(before.spares) == result.new_drives
@@ -194,7 +202,7 @@ def test_live_migration_under_uploads_keeps_every_upload(array: tuple[RunState, 
     assert result.bytes_moved > 2 * 100 * 2**20  # both copies of >100 MiB of uploads
     assert result.cutover is not None and result.cutover.seconds < 2.0
     assert [s.name for s in result.steps][-1] == "cut-over"
-    assert any(e.percent is not None and 0 < e.percent < 100 for e in events) or result.seconds < 5
+    assert any(e.percent is not None and 0 < e.percent < 100 for e in events), events
     assert blocked.uploads >= 20, "the stream did not flow during the migration"
     assert blocked.failed == 0, [a for a in attempts if not a.ok][:5]
     assert {a.served_by for a in attempts} == {"server-a"}  # no failover: the site stayed up
@@ -202,7 +210,8 @@ def test_live_migration_under_uploads_keeps_every_upload(array: tuple[RunState, 
 
 
 def test_drill_migrate_moves_the_array_and_refuses_bad_input(array: tuple[RunState, FaultContext],
-                                                            drill: Drill) -> None:
+                                                             drill: Drill,
+                                                             figure: Callable[[str], None]) -> None:
     state, ctx = array
     run = ("--run", state.run_id)
     unknown = drill.run("migrate", *run, "--server", "server-c", check=False)
@@ -216,9 +225,9 @@ def test_drill_migrate_moves_the_array_and_refuses_bad_input(array: tuple[RunSta
 
     moved = drill.run("migrate", *run, "--method", "add-remove", "--cutover", "--json")
     data = json.loads(moved.stdout)
-    print(f"\ndrill migrate: {data['seconds']:.1f} s, {data['bytes_moved'] / 2**20:.1f} MiB moved, "
-          f"cut-over {data['cutover_seconds'] * 1000:.0f} ms; steps: "
-          + ", ".join(f"{s['name']} {s['seconds']:.2f} s" for s in data["steps"]))
+    figure(f"drill migrate: {data['seconds']:.1f} s, {data['bytes_moved'] / 2**20:.1f} MiB moved, "
+           f"cut-over {data['cutover_seconds'] * 1000:.0f} ms; steps: "
+           + ", ".join(f"{s['name']} {s['seconds']:.2f} s" for s in data["steps"]))
     assert data["old_drives"] == members and data["new_drives"] != members
     assert data["raid_after"]["members"] == data["new_drives"] and data["raid_after"]["healthy"]
     assert members_of(ctx.machine("server-a").raid()) == data["new_drives"]

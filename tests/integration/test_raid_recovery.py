@@ -109,8 +109,8 @@ def test_fs_corruption_passes_scrub_and_is_repaired_by_a_restore(
     assert after.intact == len(every), after
 
 
-def test_spare_added_then_member_removed_keeps_every_upload(
-        array: tuple[RunState, FaultContext], figure: Callable[[str], None]) -> None:
+def test_spare_added_then_member_removed_keeps_every_upload(array: tuple[RunState, FaultContext],
+                                                            figure: Callable[[str], None]) -> None:
     state, ctx = array
     url = state.edge_url or ""
     acks = uploads(url, 15, run_id=state.run_id)

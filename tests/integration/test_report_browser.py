@@ -18,6 +18,7 @@ import shutil
 import struct
 import subprocess
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,8 @@ def png_pixels(path: Path) -> tuple[int, int, bytes]:
     return width, height, zlib.decompress(idat)
 
 
-def test_datacentre_shutdown_report_in_headless_chromium(chromium: str, dc_run: Path,
-                                                         tmp_path: Path) -> None:
+def test_datacentre_shutdown_report_in_headless_chromium(chromium: str, dc_run: Path, tmp_path: Path,
+                                                         figure: Callable[[str], None]) -> None:
     result = json.loads((dc_run / "result.json").read_text())
     assert result["scenario"] == "datacentre-shutdown"
     report = write_html_report([dc_run], tmp_path / "report.html")
@@ -97,7 +98,7 @@ def test_datacentre_shutdown_report_in_headless_chromium(chromium: str, dc_run: 
     assert (width, height) == (1400, 4000)
     # A blank page compresses to a few distinct byte values; charts, tables and text to many.
     distinct = len(set(pixels))
-    print(f"\nscreenshot {screenshot}: {screenshot.stat().st_size} bytes, {distinct} distinct byte values")
+    figure(f"screenshot {screenshot}: {screenshot.stat().st_size} bytes, {distinct} distinct byte values")
     assert distinct > 64 and screenshot.stat().st_size > 50_000, "the screenshot looks blank"
 
     dom = render(chromium, "--dump-dom", url).stdout

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -40,13 +41,13 @@ def offline(drill: Drill) -> dict[str, str]:
 
 
 def test_a_suite_with_an_impossible_objective_fails_once_and_runs_the_rest(
-        engine: docker.DockerClient, drill: Drill, tmp_path: Path) -> None:
+        engine: docker.DockerClient, drill: Drill, tmp_path: Path, figure: Callable[[str], None]) -> None:
     started = time.monotonic()
     ran = drill.run("run", str(PASSES), str(FAILS), "--time-scale", "0.5", "--out", str(tmp_path),
                     "--set", "load.users=2", check=False, timeout=900)
     took = time.monotonic() - started
-    print(f"\nsuite of 2 on the minimal stack: {took:.0f} s\n{ran.stdout[-2500:]}")
     assert ran.returncode == 1, ran.stdout[-2000:] + ran.stderr[-3000:]
+    figure(f"suite of 2 on the minimal stack: {took:.0f} s")
     assert "== [1/2] minimal-power-off" in ran.stderr and "== [2/2] suite-impossible-objective" \
         in ran.stderr
 
@@ -78,9 +79,8 @@ def test_a_suite_with_an_impossible_objective_fails_once_and_runs_the_rest(
 
 def test_ctrl_c_stops_the_suite_and_writes_what_ran(engine: docker.DockerClient, drill: Drill,
                                                      tmp_path: Path) -> None:
-    process = subprocess.Popen([*DRILL, "run", str(PASSES), str(FAILS), "--out", str(tmp_path)],
-                               cwd=ROOT, env=drill.env(), text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    # Ctrl-C at a terminal: SIGINT at its default, whatever the test runner inherited.
+    process = drill.popen("run", str(PASSES), str(FAILS), "--out", str(tmp_path), sigint="SIG_DFL")
     assert process.stdout is not None
     seen = []
     deadline = time.monotonic() + 300
@@ -103,7 +103,7 @@ def test_ctrl_c_stops_the_suite_and_writes_what_ran(engine: docker.DockerClient,
 
 
 def test_the_plugin_runs_the_baseline_and_passes(engine: docker.DockerClient, drill: Drill,
-                                                 tmp_path: Path) -> None:
+                                                 tmp_path: Path, figure: Callable[[str], None]) -> None:
     junit = tmp_path / "junit.xml"
     started = time.monotonic()
     ran = subprocess.run([sys.executable, "-m", "pytest", "scenarios/baseline.yaml",
@@ -111,8 +111,8 @@ def test_the_plugin_runs_the_baseline_and_passes(engine: docker.DockerClient, dr
                           f"--junitxml={junit}", f"--chaos-out={tmp_path / 'runs'}"],
                          cwd=ROOT, env=drill.env(), capture_output=True, text=True, timeout=1200,
                          stdin=subprocess.DEVNULL)
-    print(f"\npytest scenarios/baseline.yaml: {time.monotonic() - started:.0f} s\n{ran.stdout[-1500:]}")
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
+    figure(f"pytest scenarios/baseline.yaml: {time.monotonic() - started:.0f} s")
     [case] = ET.parse(junit).getroot().iter("testcase")
     assert case.get("name") == "baseline"
     assert case.find("failure") is None and case.find("error") is None
