@@ -304,6 +304,26 @@ def test_frozen_site_is_failed_over_and_thawed(sites: tuple[RunState, FaultConte
     wait_served_by(url, "server-a", timeout=60)
 
 
+def test_with_no_server_answering_the_edge_refuses_in_json(sites: tuple[RunState, FaultContext]
+                                                            ) -> None:
+    state, ctx = sites
+    url = state.edge_url or ""
+    frozen = make_fault("pause")
+    try:
+        for site in ("dc-a", "dc-b"):
+            assert frozen.inject(ctx, site).confirmed
+        wait_until(lambda: requests.get(f"{url}/", timeout=10).status_code == 503,
+                   "the edge with no server left", timeout=30, interval=0.5)
+        answer = requests.get(f"{url}/page/1", timeout=10)
+        assert answer.status_code == 503 and answer.headers["Content-Type"] == "application/json"
+        assert answer.json() == {"error": "unavailable: no server can take this request now",
+                                 "kind": "unavailable", "service": "edge"}
+    finally:
+        for site in ("dc-a", "dc-b"):
+            frozen.rollback(ctx, site)
+    wait_served_by(url, "server-a", timeout=60)
+
+
 def test_unknown_site_lists_the_valid_ones(sites: tuple[RunState, FaultContext], drill: Drill) -> None:
     state, _ = sites
     result = drill.run("inject", "power-off", "dc-x", "--run", state.run_id, check=False)

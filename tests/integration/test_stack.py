@@ -58,7 +58,7 @@ def test_spare_drive_exists_and_is_not_in_the_array(stack: RunState) -> None:
     spares = [d for d in drives if not d["in_array"]]
     assert len(spares) == 1
     spare_loop = spares[0]["loop"]
-    assert server.exists("/dev/" + spare_loop.removeprefix("/dev/")) or spare_loop.startswith("/dev/loop")
+    assert spare_loop.startswith("/dev/loop") and server.file(spare_loop).is_block_device
     attached = server.check_output("losetup --list --noheadings --output NAME")
     assert spare_loop in attached.split()
     assert spare_loop not in btrfs_members(server)
@@ -108,3 +108,15 @@ def test_status_shows_the_raid_healthy(stack: RunState, drill: Drill) -> None:
     servers = {s["name"]: s for s in cli["services"]}
     assert servers["server-a"]["raid"]["healthy"] and servers["server-b"]["raid"]["healthy"]
     assert servers["edge"]["health"] == "healthy"
+
+
+def test_an_app_that_does_not_answer_is_a_503_with_a_kind_never_a_502(stack: RunState) -> None:
+    server = host(stack, "server-a")
+    server.check_output("supervisorctl stop app")
+    try:
+        asked = server.run("curl -s -w '\\n%{http_code}' http://127.0.0.1/page/1")
+        body, status = asked.stdout.rsplit("\n", 1)
+        assert status == "503", asked.stdout
+        assert json.loads(body)["kind"] == "unavailable"
+    finally:
+        server.check_output("supervisorctl start app")
