@@ -159,7 +159,6 @@ def main() -> int:
     run_mutmut(args.keep)
     found = statuses()
     equivalents = read_equivalents()
-    failures = 0
 
     stale = [e for e in equivalents if e.mutant not in found or found[e.mutant] in CAUGHT
              or e.changed not in changed_lines(e.mutant)]
@@ -179,23 +178,21 @@ def main() -> int:
         f"time-out); {len(accepted)} equivalent (listed in {EQUIVALENTS.relative_to(ROOT)}); "
         f"{len(survivors)} survived: {100 * caught / max(judged, 1):.1f}% of the non-equivalent")
     for mutant in survivors:
-        failures += 1
         print(f"    SURVIVED ({found[mutant]}) {mutant}")
         for line in changed_lines(mutant):
             print(f"        + {line}")
     for entry in stale:
-        failures += 1
         now = found.get(entry.mutant, "no such mutant")
         print(f"    STALE equivalent {entry.mutant} (now {now}; listed as changing "
               f"`{entry.changed}`): update {EQUIVALENTS.relative_to(ROOT)}")
 
     say(f"hand-written mutants ({len(HAND_MUTANTS)}):")
     alive = run_hand_mutants(config["pytest_add_cli_args_test_selection"])
-    failures += len(alive)
 
     took = time.monotonic() - started
-    if failures:
-        say(f"FAILED after {took:.0f} s: {failures} mutant(s) survive or listed equivalents are stale")
+    if survivors or stale or alive:
+        say(f"FAILED after {took:.0f} s: {len(survivors)} mutmut mutant(s) survived, "
+            f"{len(stale)} listed equivalent(s) stale, {len(alive)} hand-written mutant(s) survived")
         return 1
     say(f"clean after {took:.0f} s: every mutant is killed or listed as equivalent")
     return 0
