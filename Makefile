@@ -2,6 +2,9 @@
 #   make drill   set up, then the default suite (every scenario of scenarios/) on the
 #                real stack, one after another, and a report (HTML, Markdown, JUnit)
 #   make test    set up (engine, images, headless Chromium), then every test
+# Also: make unit (the tests that need no Docker); make mutation (mutmut over the pure
+#       measurement and loss logic against the unit tests, about 2¼ min, no Docker; fails on a
+#       surviving mutant not listed in tests/mutation-equivalents.md; not part of make test)
 # Knobs: make drill SCALE=1 (the scenarios' own times; default 0.5: about 10 min)
 #        make drill SCENARIOS="scenarios/baseline.yaml scenarios/datacentre-shutdown.yaml"
 VENV   ?= .venv
@@ -11,7 +14,7 @@ STAMP  := $(VENV)/.installed
 SCALE     ?= 0.5
 SCENARIOS ?= scenarios/
 
-.PHONY: setup images browser drill smoke test unit clean lint
+.PHONY: setup images browser drill smoke test unit mutation clean lint
 
 $(STAMP): pyproject.toml scripts/setup-venv.sh
 	@scripts/setup-venv.sh $(VENV)
@@ -36,6 +39,9 @@ test: lint images browser
 
 unit: setup
 	$(PYTEST) tests -m "not integration"
+
+mutation: setup
+	$(VENV)/bin/python scripts/mutation.py
 
 lint: setup
 	$(VENV)/bin/ruff check chaos tests bench

@@ -36,7 +36,8 @@ def read_back(edge_url: str, acks: Sequence[Ack], *, workers: int = 8, timeout: 
                     return ack.id, result
             except requests.RequestException as e:
                 result = ReadBack(0, None, type(e).__name__)
-            time.sleep(0.2 * (attempt + 1))
+            if attempt < retries:  # no wait after the last attempt: its answer is the verdict
+                time.sleep(0.2 * (attempt + 1))
         return ack.id, result
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:

@@ -145,11 +145,13 @@ def _held_recovery(requests: Sequence[Request], answers: Sequence[Request], afte
         if start + settings.hold > end_at:
             return None, (f"the site answered again {start - after:.3f} s after the first error, "
                           f"but the run ended before availability held for {settings.hold:g} s")
-        failed_at = _first_failing_window(requests, answers, start, start + settings.hold, settings)
-        if failed_at is None:
+        evidence_sent = _first_failing_window(requests, answers, start, start + settings.hold,
+                                              settings)
+        if evidence_sent is None:
             return start, None
-        # Every candidate up to the failing moment shares that window: skip past it.
-        while index < len(candidates) and candidates[index].end <= failed_at:
+        # A candidate answered before that evidence was sent sees it too, and fails: skip it.
+        # One answered after it is tried (it may hold: the evidence is a straggler to it).
+        while index < len(candidates) and candidates[index].end <= evidence_sent:
             index += 1
     last_bad = max((a.end for a in answers if not is_good(a, settings)), default=after)
     return None, (f"still failing at the end of the run (last bad answer "
@@ -158,7 +160,9 @@ def _held_recovery(requests: Sequence[Request], answers: Sequence[Request], afte
 
 def _first_failing_window(requests: Sequence[Request], answers: Sequence[Request], start: float,
                           until: float, settings: RecoverySettings) -> float | None:
-    """End of the first window in [start, until] below threshold, or None if all hold."""
+    """When the evidence that availability did not hold in [start, until] was sent: the
+    earliest bad request of the first window below threshold, or the latest request that
+    waited through a stall; None if every window holds."""
     # Requests sent before the candidate recovery that end badly are stragglers, not evidence.
     span = [a for a in answers
             if start <= a.end <= until and (a.start >= start or is_good(a, settings))]
@@ -171,19 +175,21 @@ def _first_failing_window(requests: Sequence[Request], answers: Sequence[Request
             good -= good_flags[low]
             low += 1
         if good / (high - low + 1) < settings.threshold:
-            return answer.end
+            return min(span[i].start for i in range(low, high + 1) if not good_flags[i])
     # A stall: no answer for longer than a window while a request was outstanding.
     ends = [start] + [a.end for a in span] + [until]
     for before, after in zip(ends, ends[1:], strict=False):
-        if after - before > settings.window and _waited(requests, start, before, after,
-                                                        settings.window):
-            return after
+        if after - before > settings.window:
+            sent = _waited(requests, start, before, after, settings.window)
+            if sent is not None:
+                return sent
     return None
 
 
 def _waited(requests: Sequence[Request], sent_after: float, since: float, until: float,
-            longer_than: float) -> bool:
-    """Whether a request sent after `sent_after` waited unanswered for more than
-    `longer_than` within (since, until)."""
-    return any(r.start >= sent_after and min(r.end, until) - max(r.start, since) > longer_than
-               for r in requests)
+            longer_than: float) -> float | None:
+    """When the latest request sent after `sent_after` that waited unanswered for more than
+    `longer_than` within (since, until) was sent; None if none did."""
+    return max((r.start for r in requests
+                if r.start >= sent_after and min(r.end, until) - max(r.start, since) > longer_than),
+               default=None)
