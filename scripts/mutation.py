@@ -44,7 +44,7 @@ class HandMutant:
 # Mistakes a reviewer found surviving the tests once; each must stay killed.
 HAND_MUTANTS = (
     HandMutant("downtime may start before the fault", "chaos/measure/recovery.py",
-               "last_good = max(fault_at,", "last_good = min(fault_at,"),
+               "    last_good = fault_at\n", "    last_good = fault_at - settings.window\n"),
     HandMutant("recovery threshold lowered by 0.05", "chaos/measure/recovery.py",
                "< settings.threshold:", "< settings.threshold - 0.05:"),
     HandMutant("HTTP 410 no longer counted as missing", "chaos/measure/loss.py",

@@ -73,7 +73,15 @@ if SETTINGS.record:
 
 
 @events.quitting.add_listener
-def _flush(**_: Any) -> None:
+def _flush_on_quitting(**_: Any) -> None:
+    # Locust fires `quitting` before it stops the users: requests still in flight (an
+    # upload about to be acknowledged) must find the files open.
+    RECORDER.flush()
+
+
+@events.quit.add_listener
+def _close(**_: Any) -> None:
+    # After the users stopped, just before the process exits.
     RECORDER.close()
 
 

@@ -76,11 +76,17 @@ class LocustProcess:
         return code
 
     def stop(self, grace: float = 10.0) -> None:
-        """SIGINT (Locust stops its users and writes its stats), then SIGKILL."""
+        """SIGTERM (Locust lets its users finish their task, writes its records and stats),
+        then SIGKILL.
+
+        Not SIGINT: its KeyboardInterrupt lands in whichever greenlet runs at that moment,
+        and could end an upload between its 201 and its ledger row; Locust handles
+        SIGTERM in its event loop, between tasks.
+        """
         if not self.running():
             return
         try:
-            os.killpg(self.process.pid, signal.SIGINT)
+            os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)

@@ -92,7 +92,7 @@ def analyse_fault(requests: Sequence[Request], fault_at: float, end_at: float,
     slow = sum(1 for r in answers if r.ok and r.duration > settings.patience)
     if first_bad is None:
         return FaultImpact(fault_at, None, True, 0.0, 0.0, (), failed, slow, len(answers))
-    intervals = _down_intervals(requests, answers, fault_at, end_at, settings)
+    intervals = _down_intervals(answers, fault_at, end_at, settings)
     downtime = sum(i.length for i in intervals)
     recovery_at, reason = _held_recovery(requests, answers, first_bad.end, end_at, settings)
     return FaultImpact(
@@ -109,16 +109,11 @@ def analyse_fault(requests: Sequence[Request], fault_at: float, end_at: float,
     )
 
 
-def _last_good_before(requests: Sequence[Request], moment: float, settings: RecoverySettings
-                      ) -> float | None:
-    ends = [r.end for r in requests if r.end < moment and is_good(r, settings)]
-    return max(ends) if ends else None
-
-
-def _down_intervals(requests: Sequence[Request], answers: Sequence[Request], fault_at: float,
-                    end_at: float, settings: RecoverySettings) -> list[Interval]:
+def _down_intervals(answers: Sequence[Request], fault_at: float, end_at: float,
+                    settings: RecoverySettings) -> list[Interval]:
     intervals: list[Interval] = []
-    last_good = max(fault_at, _last_good_before(requests, fault_at, settings) or fault_at)
+    # Downtime never starts before the fault, however long ago the last good answer came.
+    last_good = fault_at
     down_since: float | None = None
     for answer in answers:
         if is_good(answer, settings):

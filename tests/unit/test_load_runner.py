@@ -53,14 +53,17 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-def test_a_locust_started_with_sigint_ignored_still_stops_cleanly(site: str, tmp_path: Path) -> None:
-    # What a CI runner does: jobs start with SIGINT ignored, and children inherit it.
-    # Locust must still stop on the harness's SIGINT, closing its records, not be killed.
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_locust_started_with_sigint_ignored_still_stops_cleanly(site: str, tmp_path: Path,
+                                                                   workers: int) -> None:
+    # What a CI runner does: jobs start with SIGINT ignored, and children inherit it. Locust
+    # (one process, or a master and its workers, who stop each other with SIGINT) must
+    # still stop when the harness stops it, every acknowledgement in its ledger, not be killed.
     settings = LoadSettings(tmp_path, Mix(browse_static=1, browse_db=0, upload=1, read=0),
                             upload_min=100, upload_max=200, wait_min=0.05, wait_max=0.1)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        locust = LocustProcess(LoadPlan(site, settings, users=2, duration=3600))
+        locust = LocustProcess(LoadPlan(site, settings, users=4, duration=3600, workers=workers))
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
