@@ -69,7 +69,7 @@ def test_drill_raid_takes_an_array_through_a_drive_failure_as_an_operator_would(
     assert probe["healthy"] and members(probe) == ["disk1", "disk2"] and probe["spares"] == ["disk3"]
 
     failed = drill.run("raid", "server-a", "fail", "disk1", "--run", run)
-    assert "dead server-a/disk1" in failed.stdout, failed.stdout
+    assert failed.stdout.startswith("dead on server-a/disk1: in effect "), failed.stdout
     assert [(i.fault, i.target) for i in active.active(ctx.run_dir)] == [("dead", "server-a/disk1")]
 
     replaced = drill.run("raid", "server-a", "replace", "disk1", "disk3", "--run", run)

@@ -58,7 +58,7 @@ def test_spare_drive_exists_and_is_not_in_the_array(stack: RunState) -> None:
     spares = [d for d in drives if not d["in_array"]]
     assert len(spares) == 1
     spare_loop = spares[0]["loop"]
-    assert spare_loop.startswith("/dev/loop") and server.file(spare_loop).is_block_device
+    assert spare_loop.startswith("/dev/loop") and server.run(f"test -b {spare_loop}").rc == 0
     attached = server.check_output("losetup --list --noheadings --output NAME")
     assert spare_loop in attached.split()
     assert spare_loop not in btrfs_members(server)
