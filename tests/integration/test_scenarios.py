@@ -55,30 +55,32 @@ def test_shipped_scenario_runs_as_its_comment_says(scenario: Path, engine: docke
     assert_a_complete_result(folder, result)
     # The report draws what the machines went through: the monitor must have seen it.
     seen = [(e["target"], e["kind"], e["state"]) for e in result["stack_events"]]
-    assert in_order(STACK_EVENTS[scenario.stem], seen), seen
+    for chain in STACK_EVENTS[scenario.stem]:
+        assert in_order(chain, seen), (chain, seen)
     if scenario.stem == "baseline":  # no fault: the machines never show trouble
         assert not [e for e in seen if e[2] in TROUBLE], seen
 
 
-#: The state changes each library drill must show in its stack events, in this order
-#: (others may come between them): what the machines went through in its story.
-STACK_EVENTS: dict[str, list[tuple[str, str, str]]] = {
+#: The state changes each library drill must show in its stack events: each chain in its
+#: order (others may come between). The monitor looks every ~2 s, so a state that lasts
+#: less (a split brain that the failback ends at once) is not required to show.
+STACK_EVENTS: dict[str, list[list[tuple[str, str, str]]]] = {
     "baseline": [],
-    "datacentre-shutdown": [("server-a", "container", "exited"), ("server-b", "role", "primary"),
-                            ("server-a", "container", "running"), ("stack", "split-brain", "yes"),
-                            ("server-a", "role", "standby"), ("stack", "split-brain", "no"),
-                            ("server-a", "role", "primary")],
-    "degraded-raid-keeps-serving": [("server-a", "rebuild", "finished")],
-    "disk-write-failures-readonly": [("server-b", "container", "exited"),
-                                     ("server-a", "raid", "read-only"),
-                                     ("server-a", "raid", "healthy"),
-                                     ("server-a", "rebuild", "finished"),
-                                     ("server-b", "container", "running")],
-    "live-array-migration": [("server-a", "rebuild", "finished")],
-    "raid-rebuild-failure": [("server-b", "container", "exited"), ("server-a", "raid", "lost"),
-                             ("server-a", "raid", "healthy"), ("server-a", "role", "primary")],
-    "replicated-filesystem-corruption": [("server-a", "role", "down"),  # the restore
-                                         ("server-a", "role", "primary")],
+    "datacentre-shutdown": [[("server-a", "container", "exited"), ("server-b", "role", "primary"),
+                             ("server-a", "container", "running"), ("server-a", "role", "standby"),
+                             ("server-a", "role", "primary")]],
+    "degraded-raid-keeps-serving": [[("server-a", "rebuild", "finished")]],
+    "disk-write-failures-readonly": [[("server-b", "container", "exited"),
+                                      ("server-a", "raid", "read-only"),
+                                      ("server-a", "raid", "healthy"),
+                                      ("server-a", "rebuild", "finished")],
+                                     [("server-a", "raid", "read-only"),
+                                      ("server-b", "container", "running")]],
+    "live-array-migration": [[("server-a", "rebuild", "finished")]],
+    "raid-rebuild-failure": [[("server-b", "container", "exited"), ("server-a", "raid", "lost"),
+                              ("server-a", "raid", "healthy"), ("server-a", "role", "primary")]],
+    "replicated-filesystem-corruption": [[("server-a", "role", "down"),  # the restore
+                                          ("server-a", "role", "primary")]],
 }
 #: States no machine of a healthy stack under load goes through.
 TROUBLE = {"degraded", "read-only", "lost", "errors", "unreachable", "unmounted", "down", "exited",
@@ -151,7 +153,6 @@ def test_dry_run_touches_no_docker_object(engine: docker.DockerClient, drill: Dr
                              env=env, capture_output=True, text=True, timeout=60)
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.startswith(f"scenario {name}: "), ran.stdout[:300]
-        assert "T+" in ran.stdout  # the plan, with its times
     until = engine.info()["SystemTime"]
     changed = [(e.get("Type"), e.get("Action"), e.get("Actor", {}).get("Attributes", {}).get("name"))
                for e in engine.events(since=since, until=until, decode=True)

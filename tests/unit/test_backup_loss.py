@@ -12,7 +12,7 @@ from chaos.scenario.model import Objectives
 from chaos.scenario.objectives import evaluate
 
 TAKEN, RESTORED = 1005.0, 1010.0
-#: u1 before the backup began, u2 and u3 after it (before the restore), u4 after the restore.
+#: u1 before the backup began, u2 and u3 after it (before the restore ended), u4 after that.
 ACKS = [Ack("u1", "h1", 1, 1001.0), Ack("u2", "h2", 1, 1006.0), Ack("u3", "h3", 1, 1007.0),
         Ack("u4", "h4", 1, 1012.0)]
 INTACT, GONE, NO_ANSWER = "intact", "missing", "unreadable"
@@ -79,7 +79,7 @@ def test_the_backups_start_is_its_boundary(at: float, expected: tuple[str, ...])
 
 
 @pytest.mark.parametrize("at, lost", [(RESTORED - 0.001, ("u0",)), (RESTORED, ())])
-def test_the_restores_start_is_the_other_boundary(at: float, lost: tuple[str, ...]) -> None:
+def test_the_restores_end_is_the_other_boundary(at: float, lost: tuple[str, ...]) -> None:
     acks = [Ack("u0", "h0", 1, at)]
     loss = assess_loss(acks, {"u0": ReadBack(404, None)})
     match = match_backup(acks, loss, set(), backup="b", taken_at=TAKEN, restored_at=RESTORED)
@@ -106,7 +106,7 @@ def test_the_objective_fails_naming_what_differs() -> None:
     result = objective(compare({"u1"}, **verdicts), verdicts)
     assert not result.passed
     assert result.measured.startswith("2 lost, 2 expected from b-1: ")
-    assert "1 lost although the backup held them or they came after the restore (u1)" in result.measured
+    assert "1 lost although the backup held them or they came after the restore ended (u1)" in result.measured
     assert "1 acknowledged after the backup, yet not lost (u3)" in result.measured
 
 
