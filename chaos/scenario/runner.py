@@ -24,7 +24,7 @@ from chaos.faults import active
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.load.session import LoadRecords
-from chaos.measure.backup_loss import BackupMatch
+from chaos.measure.backup_loss import BackupMatch, match_backup
 from chaos.measure.summary import Measurements
 from chaos.progress import Progress
 from chaos.report.environment import describe
@@ -474,11 +474,8 @@ class DrillRunner:
         else:
             self.result.outcome, self.result.reason = "passed", "every objective met"
 
-
     def _restored_backup(self, records: LoadRecords, measured: Measurements) -> BackupMatch | str:
         """The read-back against the backup the last successful `restore` step brought back."""
-        from chaos.measure.backup_loss import match_backup
-
         done = [self.records[p.step.name] for p in self.plan if p.step.action == "restore"]
         done = [r for r in done if r.state == "done" and "backup_uploads" in r.data]
         if not done:
