@@ -249,7 +249,7 @@ def restore(progress: Progress, server: str, name: str | None, run_id: str | Non
     if chosen not in names:
         raise InputError(f"no backup {chosen!r} (backups: {', '.join(names)})")
     with progress.step(f"restoring {server} from {chosen}"):
-        seconds = raid_ops.restore(ctx.machine(server), "backup", chosen)
+        seconds = raid_ops.restore(ctx.machine(server), "backup", chosen).seconds
     click.echo(f"{server} restored from {chosen} and healthy after {seconds:.1f} s")
     state = RunStore().resolve(run_id)
     if state.edge_url and server.startswith("server"):

@@ -1,12 +1,14 @@
 """Data loss against a restored backup: what a restore must lose, exactly, and no more.
 
 A site restored from a backup loses every upload acknowledged after that
-backup began and before the restored server served again, and nothing else:
-every upload the backup holds reads back intact, and so does every one
-acknowledged after the restore ended (written on the restored array).  The
-restore's end, not its start, is the boundary: the old array takes writes
-until the restore stops the server.  Story 000 lost "the uploads since
-the backup"; a drill of it passes only when the loss is exactly that set.
+backup began and before the restore rebooted the server onto its new array,
+and nothing else: every upload the backup holds reads back intact, and so
+does every one acknowledged after that reboot (written on the restored
+array).  Neither the restore's start nor its end is the boundary: the old
+array takes uploads until the restore stops the server, and the new one
+takes them before the restore sees the server healthy (both seen in drills).
+Story 000 lost "the uploads since the backup"; a drill of it passes only when
+the loss is exactly that set.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ class BackupMatch:
     """How the read-back compares with what a restore from `backup` must give."""
 
     backup: str
-    #: When the backup began, and when the restore ended (epoch seconds).
+    #: When the backup began, and when the restore rebooted the server (epoch seconds).
     taken_at: float
     restored_at: float
-    #: Acknowledged before the restore ended and not held by the backup: these must be lost.
+    #: Acknowledged before that reboot and not held by the backup: these must be lost.
     expected_lost: tuple[str, ...]
     #: Lost although the backup held them, or acknowledged after the restore.
     lost_unexpectedly: tuple[str, ...]

@@ -111,11 +111,12 @@ def _restore(ctx: FaultContext, target: str | None, params: dict[str, str]) -> A
     # What the restore brings back, read before the rolling backups may drop it: the
     # data loss is judged against it (objective `lost_writes: since-restored-backup`).
     held = sorted(backup_ids(ctx.machine(host), chosen.name))
-    seconds = restore(ctx.machine(target or ""), host, chosen.name)
+    done = restore(ctx.machine(target or ""), host, chosen.name)
     return ActionOutcome(True, f"{target} restored from {chosen.name} ({len(held)} uploads) "
-                         f"in {seconds:.1f} s",
+                         f"in {done.seconds:.1f} s",
                          {"backup": chosen.name, "backup_taken_at": chosen.taken_at,
-                          "seconds": seconds, "backup_uploads": held})
+                          "seconds": done.seconds, "rebooted_at": done.rebooted_at,
+                          "backup_uploads": held})
 
 
 def _promote(ctx: FaultContext, target: str | None, params: dict[str, str]) -> ActionOutcome:

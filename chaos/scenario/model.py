@@ -129,7 +129,8 @@ class Objectives(Strict):
     #: Acknowledged uploads that read back with other bytes: at most this many.
     max_corrupt_writes: Annotated[int, Field(ge=0)] | None = None
     #: The loss must be exactly what the last `restore` step's backup did not hold: every
-    #: upload acknowledged after it began and before the restore ended lost, every other intact.
+    #: upload acknowledged after it began and before the restore rebooted the server lost,
+    #: every other intact.
     lost_writes: Literal["since-restored-backup"] | None = None
     #: The oldest lost acknowledged upload: at most this long before its fault (RPO).
     rpo: Duration | None = None

@@ -98,7 +98,7 @@ def _since_backup(limit: str, restored: BackupMatch | str | None, measured: Meas
         return ObjectiveResult("lost_writes", limit, f"{lost} lost: exactly the uploads acknowledged "
                                f"after {restored.backup} began", True)
     wrong = [(restored.lost_unexpectedly, "lost although the backup held them or they came after "
-              "the restore ended"), (restored.not_lost, "acknowledged after the backup, yet not lost"),
+              "the restore's reboot"), (restored.not_lost, "acknowledged after the backup, yet not lost"),
              (restored.unverified, "without an answer on reading back"),
              (restored.missed_by_backup, "acknowledged before the backup began, yet not in it")]
     said = "; ".join(f"{len(ids)} {what} ({', '.join(ids[:3])}{' ...' if len(ids) > 3 else ''})"

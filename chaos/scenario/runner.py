@@ -482,10 +482,10 @@ class DrillRunner:
             return "no restore step brought a backup back"
         if measured.loss is None:
             return "not verified"
-        last = max(done, key=lambda r: r.ended_at or 0.0)
+        last = max(done, key=lambda r: r.data["rebooted_at"])
         return match_backup(records.acks, measured.loss, set(last.data["backup_uploads"]),
                             backup=last.data["backup"], taken_at=last.data["backup_taken_at"],
-                            restored_at=last.ended_at or 0.0)
+                            restored_at=last.data["rebooted_at"])
 
 
 def stack_services(client: Any, run_id: str) -> list[dict[str, str]]:

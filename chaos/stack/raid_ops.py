@@ -116,6 +116,12 @@ def add(machine: Machine, drive: Drive) -> str:
     raid = machine.raid()
     if any(d.drive == drive.name for d in raid.devices):
         raise InputError(f"{drive.name} is already a member of the array")
+    # A drive that was a member once (a dead one rolled back, one replaced out) still
+    # carries the array's superblock, so btrfs takes it for part of the mounted
+    # filesystem ("is mounted"). A drive added is a technician's new one: blank.
+    wiped = machine.run("wipefs", "-a", drive.loop, timeout=60)
+    if wiped.exit_code != 0:
+        raise StackError(f"wiping {drive.address} before adding it failed", logs=wiped.output.strip())
     result = machine.run("btrfs", "device", "add", "-f", drive.loop, "/srv", timeout=120)
     if result.exit_code != 0:
         raise StackError(f"adding {drive.address} to the array failed", logs=result.output.strip())
@@ -158,20 +164,33 @@ def activity(machine: Machine) -> Activity:
                     "; ".join(summary) or scrub_status or "none")
 
 
-def restore(server: Machine, backup_host: str, backup: str, *, health_timeout: float = 180.0) -> float:
-    """New drives, a new array, the backup copied back, services on: returns seconds taken."""
+@dataclass(frozen=True)
+class Restored:
+    """A restore done: how long it took, and when the machine booted onto its new array."""
+
+    seconds: float
+    #: Epoch seconds between the old array's end (the machine stopped) and the new one's
+    #: start: an upload acknowledged before it was written to the old array, one after it
+    #: to the restored one.
+    rebooted_at: float
+
+
+def restore(server: Machine, backup_host: str, backup: str, *, health_timeout: float = 180.0
+            ) -> Restored:
+    """New drives, a new array, the backup copied back, services on."""
     started = time.monotonic()
     planned = server.run("raid-ctl", "plan-restore", backup_host, backup, timeout=60)
     if planned.exit_code != 0:
         raise StackError(f"planning the restore of {server.service} failed", logs=planned.output)
     # The machine is reinstalled: stopped (killed if its array hangs it) and booted again.
     objects.stop(server.container, grace=15)
+    rebooted_at = time.time()
     objects.restart(server.container)
     deadline = time.monotonic() + health_timeout
     while True:
         current = objects.state_of(server.container)
         if current.health == "healthy":
-            return time.monotonic() - started
+            return Restored(time.monotonic() - started, rebooted_at)
         if current.status not in ("running", "restarting") or time.monotonic() > deadline:
             raise StackError(f"{server.service} did not come back healthy after the restore "
                              f"(status {current.status}, health {current.health})",

@@ -152,7 +152,7 @@ def test_failed_rebuild_loses_the_array_and_a_restore_loses_what_came_after_the_
     assert server.raid().lost
     for fault, drive in ((dead, source), (unreadable, mirror), (slow, spares[0])):
         fault.rollback(ctx, f"server-a/{drive}")
-    seconds = raid_ops.restore(server, "backup", backup.name)
+    seconds = raid_ops.restore(server, "backup", backup.name).seconds
     seconds += wait_served_by(url, "server-a")
     figure(f"restore from {backup.name}: healthy after {seconds:.1f} s")
     # Story 000: exactly what was acknowledged after the backup is gone, nothing before it.

@@ -12,7 +12,7 @@ from chaos.scenario.model import Objectives
 from chaos.scenario.objectives import ObjectiveResult, evaluate
 
 TAKEN, RESTORED = 1005.0, 1010.0
-#: u1 before the backup began, u2 and u3 after it (before the restore ended), u4 after that.
+#: u1 before the backup began, u2 and u3 after it (before the restore's reboot), u4 after that.
 ACKS = [Ack("u1", "h1", 1, 1001.0), Ack("u2", "h2", 1, 1006.0), Ack("u3", "h3", 1, 1007.0),
         Ack("u4", "h4", 1, 1012.0)]
 INTACT, GONE, NO_ANSWER = "intact", "missing", "unreadable"
@@ -79,7 +79,7 @@ def test_the_backups_start_is_its_boundary(at: float, expected: tuple[str, ...])
 
 
 @pytest.mark.parametrize("at, lost", [(RESTORED - 0.001, ("u0",)), (RESTORED, ())])
-def test_the_restores_end_is_the_other_boundary(at: float, lost: tuple[str, ...]) -> None:
+def test_the_restores_reboot_is_the_other_boundary(at: float, lost: tuple[str, ...]) -> None:
     acks = [Ack("u0", "h0", 1, at)]
     loss = assess_loss(acks, {"u0": ReadBack(404, None)})
     match = match_backup(acks, loss, set(), backup="b", taken_at=TAKEN, restored_at=RESTORED)
@@ -99,7 +99,8 @@ def test_the_objective_fails_naming_what_differs() -> None:
     result = objective(compare({"u1"}, **verdicts), verdicts)
     assert not result.passed
     assert result.measured.startswith("2 lost, 2 expected from b-1: ")
-    assert "1 lost although the backup held them or they came after the restore ended (u1)" in result.measured
+    assert ("1 lost although the backup held them or they came after the restore's reboot (u1)"
+            in result.measured)
     assert "1 acknowledged after the backup, yet not lost (u3)" in result.measured
 
 
@@ -137,7 +138,7 @@ def test_every_kind_of_difference_is_listed_with_at_most_three_ids_each() -> Non
     assert objective(differs, verdicts) == ObjectiveResult(
         "lost_writes", LIMIT,
         "2 lost, 3 expected from b-9: "
-        "4 lost although the backup held them or they came after the restore ended (a, b, c ...); "
+        "4 lost although the backup held them or they came after the restore's reboot (a, b, c ...); "
         "3 acknowledged after the backup, yet not lost (e, f, g); "
         "1 without an answer on reading back (h); "
         "2 acknowledged before the backup began, yet not in it (i, j)", False)
