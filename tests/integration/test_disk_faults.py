@@ -113,9 +113,18 @@ def test_write_error_on_every_member_flips_read_only_until_remounted(disks: tupl
                    "the read-only fallback", interval=0.3)
         wait_until(lambda: requests.get(f"{url}/", timeout=10).status_code == 200,
                    "the edge serving pages from the read-only server-a", interval=0.3)
+        # Steadily, for longer than the edge takes a failing server out (2 checks, 1 s
+        # apart): the machine brings its services back in an order its health checks
+        # never see half up (nginx serving pages while the app fails /readyz would be
+        # taken out again a second later).
+        steady_until = time.monotonic() + 3
+        while time.monotonic() < steady_until:
+            page = requests.get(f"{url}/", timeout=10)
+            assert page.status_code == 200, ("/", page.status_code, page.text[:200])
+            time.sleep(0.1)
         for path in ("/", "/about.html", "/static/style.css"):
             page = requests.get(f"{url}{path}", timeout=10)
-            assert page.status_code == 200, (path, page.status_code)
+            assert page.status_code == 200, (path, page.status_code, page.text[:200])
             assert page.headers["X-Served-By"] == "server-a"
         again = requests.get(f"{url}/upload/{earlier.json()['id']}", timeout=10)
         assert again.status_code == 200, again.text
