@@ -6,8 +6,7 @@ service and key, before anything is created.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -16,13 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from chaos.engine.compose_model import REFUSED_KEYS, ComposeSpec, Service
+from chaos.engine.dotenv import read_env_file
+from chaos.engine.interpolation import InterpolationError, Interpolator
 from chaos.errors import InputError, Problem
 from chaos.validation import in_file_order, problems_from
 from chaos.yamlsource import YamlDocument, did_you_mean, load_yaml
-
-_VARIABLE = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-    r"|(?P<named>[A-Za-z_][A-Za-z0-9_]*)|(?P<invalid>))")
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,8 @@ class ComposeProject:
     spec: ComposeSpec
     #: Services in an order where every dependency comes first.
     order: tuple[str, ...]
+    #: What loaded but deserves a word (a variable used unset, as `docker compose` warns).
+    notes: tuple[str, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -48,11 +47,23 @@ class ComposeProject:
         return candidate if candidate.is_absolute() else (self.directory / candidate).resolve()
 
 
-def load_compose(path: Path, variables: Mapping[str, str]) -> ComposeProject:
-    """Read, interpolate and validate a compose file; raise InputError listing every problem."""
+def load_compose(path: Path, variables: Mapping[str, str],
+                 env_files: Sequence[Path] | None = None) -> ComposeProject:
+    """Read, interpolate and validate a compose file; raise InputError listing every problem.
+
+    Interpolation takes `variables` first, then the `env_files` (later ones win), by
+    default the `.env` beside the file when there is one, as `docker compose` does.
+    """
     document = load_yaml(path)
+    if env_files is None:
+        env_files = [path.parent / ".env"] if (path.parent / ".env").is_file() else []
+    from_files: dict[str, str] = {}
+    for env_file in env_files:
+        from_files.update(read_env_file(env_file, {**variables, **from_files}))
+    variables = {**from_files, **variables}
     problems: list[Problem] = []
-    data = _interpolate(document.data, (), variables, document, problems)
+    notes: list[str] = []
+    data = _interpolate(document.data, (), variables, document, problems, notes)
     if not isinstance(data, dict):
         raise InputError([document.problem((), "a compose file is a mapping with `services:`")])
     try:
@@ -71,51 +82,28 @@ def load_compose(path: Path, variables: Mapping[str, str]) -> ComposeProject:
                                          f"depends_on forms a cycle: {cycle}"))
     if problems:
         raise InputError(in_file_order(problems))
-    return ComposeProject(file=path.resolve(), spec=spec, order=order)
-
-
-def interpolate(text: str, variables: Mapping[str, str]) -> str:
-    """Compose-style `${VAR}`, `${VAR:-default}`, `${VAR:?error}` and `$$`.
-
-    Raises ValueError with the reason for an unset required variable.
-    """
-
-    def substitute(match: re.Match[str]) -> str:
-        if match["escaped"]:
-            return "$"
-        if match["invalid"] is not None and not match["braced"] and not match["named"]:
-            raise ValueError("a lone '$' must be written '$$'")
-        name = match["braced"] or match["named"]
-        value = variables.get(name)
-        op, arg = match["op"], match["arg"] or ""
-        empty_counts = op is not None and op.startswith(":")
-        missing = value is None or (empty_counts and value == "")
-        if op and op.endswith("-"):
-            return arg if missing else str(value)
-        if op and op.endswith("?"):
-            if missing:
-                raise ValueError(f"variable {name} is required: {arg or 'it is not set'}")
-            return str(value)
-        if value is None:
-            raise ValueError(f"variable {name} is not set; set it or write ${{{name}:-default}}")
-        return str(value)
-
-    return _VARIABLE.sub(substitute, text)
+    return ComposeProject(file=path.resolve(), spec=spec, order=order, notes=tuple(notes))
 
 
 def _interpolate(value: Any, path: tuple[str | int, ...], variables: Mapping[str, str],
-                 document: YamlDocument, problems: list[Problem]) -> Any:
+                 document: YamlDocument, problems: list[Problem], notes: list[str]) -> Any:
     if isinstance(value, str):
+        substitute = Interpolator(variables)
         try:
-            return interpolate(value, variables)
-        except ValueError as e:
+            result = substitute(value)
+        except InterpolationError as e:
             problems.append(document.problem(path, str(e)))
             return value
+        for name in substitute.unset:
+            notes.append(str(document.problem(
+                path, f"variable {name} is not set: an empty string is used, as docker compose "
+                      f"does (set it, or give a default: ${{{name}:-default}})")))
+        return result
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*path, k), variables, document, problems)
+        return {k: _interpolate(v, (*path, k), variables, document, problems, notes)
                 for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*path, i), variables, document, problems)
+        return [_interpolate(v, (*path, i), variables, document, problems, notes)
                 for i, v in enumerate(value)]
     return value
 

@@ -83,6 +83,8 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
     """Validate, make images, create and start every service, wait for health."""
     store = store or RunStore()
     run_id, project = prepare(options, store)
+    for note in project.notes:
+        progress.info(f"note: {note}")
     client = client or connect(progress, log_dir=store.root / "engine")
     images = ensure_images(client, project, progress, work_dir=store.root / "build")
     state = store.create(run_id, project.file)

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.engine.compose import interpolate, load_compose
+from chaos.engine.compose import load_compose
 from chaos.engine.compose_model import parse_duration
+from chaos.engine.interpolation import InterpolationError, Interpolator, interpolate
 from chaos.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,9 +157,17 @@ def test_missing_image_and_build(tmp_path: Path) -> None:
     assert "services.web" in problem and "needs `image` or `build`" in problem
 
 
-def test_unset_variable_is_located(tmp_path: Path) -> None:
-    (problem,) = problems_of(write(tmp_path, MINIMAL.replace("image: nginx", "image: ${IMAGE}")), {})
-    assert f"{path_line(tmp_path, 3)}" in problem and "variable IMAGE is not set" in problem
+def test_an_unset_variable_is_empty_with_a_located_note(tmp_path: Path) -> None:
+    text = MINIMAL.replace("image: nginx", "image: nginx${TAG}")
+    project = load_compose(write(tmp_path, text), {})
+    assert project.service("web").image == "nginx"
+    (note,) = project.notes
+    assert f"{path_line(tmp_path, 3)}" in note and "variable TAG is not set: an empty string" in note
+
+
+def test_a_bad_template_is_located(tmp_path: Path) -> None:
+    (problem,) = problems_of(write(tmp_path, MINIMAL.replace("image: nginx", "image: ${IMAGE")), {})
+    assert f"{path_line(tmp_path, 3)}" in problem and "'${IMAGE' without its closing '}'" in problem
 
 
 def path_line(tmp_path: Path, line: int) -> str:
@@ -198,19 +207,75 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, variables, expected", [
     ("${A}", {"A": "1"}, "1"),
+    ("$A", {"A": "1"}, "1"),
+    ("x$A/y", {"A": "1"}, "x1/y"),
+    ("${A}", {"A": ""}, ""),
     ("${A:-d}", {}, "d"),
     ("${A:-d}", {"A": ""}, "d"),
+    ("${A:-d}", {"A": "v"}, "v"),
+    ("${A-d}", {}, "d"),
     ("${A-d}", {"A": ""}, ""),
+    ("${A-d}", {"A": "v"}, "v"),
+    ("${A:+alt}", {"A": "v"}, "alt"),
+    ("${A:+alt}", {"A": ""}, ""),
+    ("${A:+alt}", {}, ""),
+    ("${A+alt}", {"A": ""}, "alt"),
+    ("${A+alt}", {}, ""),
+    ("${A:?e}", {"A": "v"}, "v"),
+    ("${A?e}", {"A": ""}, ""),
+    ("${UNSET:-${HOME}}", {"HOME": "/root"}, "/root"),
+    ("${A:-${B:-${C:-deep}}}", {}, "deep"),
+    ("${A:-${B}-x}", {"B": "b"}, "b-x"),
+    ("${A:+${B}}", {"A": "1", "B": "b"}, "b"),
     ("$$A", {}, "$A"),
-    ("x$A/y", {"A": "1"}, "x1/y"),
+    ("$${A}", {}, "${A}"),
+    ("$$$A", {"A": "1"}, "$1"),
+    ("${A:-a}b}", {}, "ab}"),
+    ("${A:-{x}}", {}, "{x}"),
+    ("${A:-:-}", {}, ":-"),
+    ("${A_1}", {"A_1": "u"}, "u"),
+    ("$A.b", {"A": "1"}, "1.b"),
+    ("no variables", {}, "no variables"),
 ])
 def test_interpolation(text: str, variables: dict[str, str], expected: str) -> None:
     assert interpolate(text, variables) == expected
 
 
-def test_interpolation_required_variable() -> None:
-    with pytest.raises(ValueError, match="B is required: give it"):
-        interpolate("${B:?give it}", {})
+@pytest.mark.parametrize("text, variables, unset", [
+    ("${A}$B", {}, ["A", "B"]),
+    ("${A}${A}", {}, ["A"]),
+    ("${A:-${B}}", {"A": "set"}, []),  # the default is not taken: B is not used
+    ("${A:-${B}}", {}, ["B"]),
+    ("${A:+${B}}", {}, []),
+    ("${A:+${B}}", {"A": "1"}, ["B"]),
+    ("${A-x}", {}, []),
+])
+def test_unset_variables_are_remembered_where_used(text: str, variables: dict[str, str],
+                                                   unset: list[str]) -> None:
+    substitute = Interpolator(variables)
+    substitute(text)
+    assert substitute.unset == unset
+
+
+@pytest.mark.parametrize("text, variables, reason", [
+    ("${B:?give it}", {}, "variable B is required (is not set): give it"),
+    ("${B:?give it}", {"B": ""}, "variable B is required (is empty): give it"),
+    ("${B?}", {}, "variable B is required (is not set): give it a value"),
+    ("${B:?need ${C}}", {"C": "c"}, "need c"),
+    ("${A", {}, "'${A' without its closing '}'"),
+    ("${A:-x", {}, "a '${' without its closing '}'"),
+    ("${}", {}, "the variable's name is missing"),
+    ("${1A}", {}, "'${1A}': a variable name starts with a letter or '_'"),
+    ("${A:x}", {}, "'${A:x}': after a variable's name comes '}' or one of ':-'"),
+    ("${A!}", {}, "'${A!}': after"),
+    ("cost $5", {}, "a lone '$' before '5': a '$' not starting a variable must be written '$$'"),
+    ("end$", {}, "a lone '$' at the end"),
+    ("${A:-${B:?inner}}", {}, "variable B is required"),
+])
+def test_interpolation_errors_say_why(text: str, variables: dict[str, str], reason: str) -> None:
+    with pytest.raises(InterpolationError) as caught:
+        interpolate(text, variables)
+    assert reason in str(caught.value)
 
 
 @pytest.mark.parametrize("text, seconds", [("2s", 2.0), ("500ms", 0.5), ("1m30s", 90.0), (3, 3.0)])
