@@ -3,7 +3,7 @@
 #                real stack, one after another, and a report (HTML, Markdown, JUnit)
 #   make test    set up (engine, images, headless Chromium), then every test
 # Also: make unit (the tests that need no Docker); make mutation (mutmut over the pure
-#       measurement and loss logic against the unit tests, about 2¼ min, no Docker; fails on a
+#       measurement, loss and compose-variable logic against the unit tests, about 3 min, no Docker; fails on a
 #       surviving mutant not listed in tests/mutation-equivalents.md; not part of make test)
 # Knobs: make drill SCALE=1 (the scenarios' own times; default 0.5: about 10 min)
 #        make drill SCENARIOS="scenarios/baseline.yaml scenarios/datacentre-shutdown.yaml"

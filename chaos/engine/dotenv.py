@@ -18,6 +18,7 @@ from chaos.errors import InputError, Problem
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
+_ESCAPE = re.compile(r'\\([ntr"\\$])')
 
 
 def read_env_file(path: Path, environment: Mapping[str, str]) -> dict[str, str]:
@@ -47,7 +48,7 @@ def read_env_file(path: Path, environment: Mapping[str, str]) -> dict[str, str]:
 
 def _parse_line(line: str, known: Mapping[str, str]) -> tuple[str, str]:
     if line.startswith("export "):
-        line = line[len("export "):].lstrip()
+        line = line[len("export "):]  # the key is stripped below
     key, sep, raw = line.partition("=")
     key = key.strip()
     if not sep:
@@ -61,7 +62,7 @@ def _parse_line(line: str, known: Mapping[str, str]) -> tuple[str, str]:
             return key, _closed(raw, "'")
         if raw.startswith('"'):
             return key, Interpolator(known)(_unescape(_closed(raw, '"')))
-        value = re.split(r"\s#", raw, maxsplit=1)[0].rstrip()
+        value = re.split(r"\s#", raw)[0].rstrip()
         return key, Interpolator(known)(value)
     except InterpolationError as e:
         raise ValueError(f"{key}: {e}") from None
@@ -84,14 +85,5 @@ def _closed(raw: str, quote: str) -> str:
 
 
 def _unescape(text: str) -> str:
-    out: list[str] = []
-    at = 0
-    while at < len(text):
-        if text[at] == "\\" and at + 1 < len(text) and text[at + 1] in _ESCAPES:
-            # `\$` stays a `$$` so interpolation leaves it a literal dollar.
-            out.append("$$" if text[at + 1] == "$" else _ESCAPES[text[at + 1]])
-            at += 2
-        else:
-            out.append(text[at])
-            at += 1
-    return "".join(out)
+    # `\$` stays a `$$` so interpolation leaves it a literal dollar.
+    return _ESCAPE.sub(lambda m: "$$" if m[1] == "$" else _ESCAPES[m[1]], text)

@@ -124,7 +124,7 @@ class Interpolator:
 
 def _name(text: str, at: int) -> tuple[str, int]:
     """The variable name starting at `at` ("" when none starts there) and the index past it."""
-    if text[at:at + 1] not in _NAME_START or at >= len(text):
+    if text[at:at + 1] not in _NAME_START:  # also at the end: "" is no name's start
         return "", at
     end = at + 1
     while end < len(text) and text[end] in _NAME_CHARS:

@@ -230,6 +230,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     ("$$A", {}, "$A"),
     ("$${A}", {}, "${A}"),
     ("$$$A", {"A": "1"}, "$1"),
+    ("a$$b", {}, "a$b"),
     ("${A:-a}b}", {}, "ab}"),
     ("${A:-{x}}", {}, "{x}"),
     ("${A:-:-}", {}, ":-"),
@@ -257,25 +258,29 @@ def test_unset_variables_are_remembered_where_used(text: str, variables: dict[st
     assert substitute.unset == unset
 
 
-@pytest.mark.parametrize("text, variables, reason", [
+OPERATORS_SAID = "after a variable's name comes '}' or one of ':-', ':?', ':+', '-', '?', '+'"
+
+
+@pytest.mark.parametrize("text, variables, message", [
     ("${B:?give it}", {}, "variable B is required (is not set): give it"),
     ("${B:?give it}", {"B": ""}, "variable B is required (is empty): give it"),
     ("${B?}", {}, "variable B is required (is not set): give it a value"),
-    ("${B:?need ${C}}", {"C": "c"}, "need c"),
+    ("${B:?need ${C}}", {"C": "c"}, "variable B is required (is not set): need c"),
     ("${A", {}, "'${A' without its closing '}'"),
     ("${A:-x", {}, "a '${' without its closing '}'"),
-    ("${}", {}, "the variable's name is missing"),
-    ("${1A}", {}, "'${1A}': a variable name starts with a letter or '_'"),
-    ("${A:x}", {}, "'${A:x}': after a variable's name comes '}' or one of ':-'"),
-    ("${A!}", {}, "'${A!}': after"),
+    ("}${}", {}, "'${}': the variable's name is missing"),
+    ("}${1A}x}", {}, "'${1A}': a variable name starts with a letter or '_'"),
+    ("${1A", {}, "'${1A}': a variable name starts with a letter or '_'"),
+    ("}${A:x} y}", {}, f"'${{A:x}}': {OPERATORS_SAID}"),
+    ("ab${A!x", {}, f"'${{A!x': {OPERATORS_SAID}"),
     ("cost $5", {}, "a lone '$' before '5': a '$' not starting a variable must be written '$$'"),
-    ("end$", {}, "a lone '$' at the end"),
-    ("${A:-${B:?inner}}", {}, "variable B is required"),
+    ("end$", {}, "a lone '$' at the end: a '$' not starting a variable must be written '$$'"),
+    ("${A:-${B:?inner}}", {}, "variable B is required (is not set): inner"),
 ])
-def test_interpolation_errors_say_why(text: str, variables: dict[str, str], reason: str) -> None:
+def test_interpolation_errors_say_why(text: str, variables: dict[str, str], message: str) -> None:
     with pytest.raises(InterpolationError) as caught:
         interpolate(text, variables)
-    assert reason in str(caught.value)
+    assert str(caught.value) == message
 
 
 @pytest.mark.parametrize("text, seconds", [("2s", 2.0), ("500ms", 0.5), ("1m30s", 90.0), (3, 3.0)])

@@ -22,29 +22,45 @@ def env_file(tmp_path: Path, text: str) -> Path:
 def test_values_plain_quoted_exported_and_commented(tmp_path: Path) -> None:
     path = env_file(tmp_path, "\n".join([
         "# a comment", "", "PLAIN=value", "SPACED =  padded  ", "export EXPORTED=yes",
-        "INLINE=kept # dropped", "HASH=a#b", "SINGLE='${NOT} \\n as written'",
+        "INLINE=kept  # dropped # twice", "HASH=a#b", "EQ=b=c", "EMPTYQ=''", 'EMPTYD=""',
+        "QCOMMENT='q' # said", "export   SPACED_EXPORT=s", "SINGLE='${NOT} \\n as written'",
         'DOUBLE="line\\nnext \\"quoted\\""', "EMPTY=", "REF=${PLAIN}-x", 'DREF="${HOME_DIR}/y"',
         "DOLLAR='$5'", 'ESCAPED="\\$5"',
     ]) + "\n")
     assert read_env_file(path, {"HOME_DIR": "/home/u"}) == {
-        "PLAIN": "value", "SPACED": "padded", "EXPORTED": "yes", "INLINE": "kept", "HASH": "a#b",
+        "PLAIN": "value", "SPACED": "padded", "EXPORTED": "yes", "INLINE": "kept", "HASH": "a#b", "EQ": "b=c",
+        "EMPTYQ": "", "EMPTYD": "", "QCOMMENT": "q", "SPACED_EXPORT": "s",
         "SINGLE": "${NOT} \\n as written", "DOUBLE": 'line\nnext "quoted"', "EMPTY": "",
         "REF": "value-x", "DREF": "/home/u/y", "DOLLAR": "$5", "ESCAPED": "$5"}
 
 
-@pytest.mark.parametrize("line, reason", [
-    ("NOEQUALS", "a line is KEY=VALUE"),
-    ("1BAD=x", "'1BAD': a variable name"),
-    ("OPEN='never closed", "a value opened with ' is not closed"),
+@pytest.mark.parametrize("line, message", [
+    ("NOEQUALS", "'NOEQUALS': a line is KEY=VALUE (or a # comment)"),
+    ("1BAD=x", "'1BAD': a variable name is letters, digits and '_', starting with a letter or '_'"),
+    ("OPEN='never closed", "a value opened with ' is not closed on its line"),
     ('AFTER="x" y', "text after the closing \": 'y'"),
+    ('TIGHT="x"y', "text after the closing \": 'y'"),
     ("BROKEN=${X", "BROKEN: '${X' without its closing '}'"),
 ])
-def test_a_bad_line_is_named_with_its_line(tmp_path: Path, line: str, reason: str) -> None:
+def test_a_bad_line_is_named_with_its_line(tmp_path: Path, line: str, message: str) -> None:
     path = env_file(tmp_path, f"GOOD=1\n{line}\n")
     with pytest.raises(InputError) as caught:
         read_env_file(path, {})
     (problem,) = caught.value.problems
-    assert str(problem).startswith(f"{path}:2:") and reason in str(problem)
+    assert str(problem) == f"{path}:2: {message}"
+
+
+def test_every_bad_line_is_named(tmp_path: Path) -> None:
+    path = env_file(tmp_path, "ONE\nGOOD=1\nTWO\n")
+    with pytest.raises(InputError) as caught:
+        read_env_file(path, {})
+    assert [p.line for p in caught.value.problems] == [1, 3]
+
+
+def test_an_env_file_that_cannot_be_read_says_so(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_env_file(tmp_path, {})
+    assert str(caught.value).startswith(f"{tmp_path}: cannot be read: ")
 
 
 def test_the_env_file_beside_the_compose_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
