@@ -66,7 +66,7 @@ class Interpolator:
             elif following == "{":
                 value, at = self._braced(text, at + 2)
                 out.append(value)
-            elif following in _NAME_START and following:
+            elif following in _NAME_START:  # "" (the end) is no name's start
                 name, at = _name(text, at + 1)
                 out.append(self._value(name))
             else:
