@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -12,7 +12,17 @@ from chaos.errors import Problem
 from chaos.yamlsource import YamlDocument, did_you_mean
 
 
-def problems_from(error: ValidationError, document: YamlDocument, root: type[BaseModel],
+#: Above this many valid keys, a suggestion is shown alone (a service has over 90 keys).
+MAX_LISTED_KEYS = 30
+
+
+class Locates(Protocol):
+    """A document that can say where a path of its data was written."""
+
+    def problem(self, path: Sequence[str | int], message: str) -> Problem: ...
+
+
+def problems_from(error: ValidationError, document: YamlDocument | Locates, root: type[BaseModel],
                   refused: Mapping[str, str] | None = None) -> list[Problem]:
     """One problem per error, at the offending key, with the valid keys or the value given."""
     problems = []
@@ -26,8 +36,9 @@ def problems_from(error: ValidationError, document: YamlDocument, root: type[Bas
             if refused and key in refused:
                 message = f"'{key}' is not supported: {refused[key]}"
             else:
-                message = f"unknown key '{key}'{did_you_mean(key, valid)}"
-                if valid:
+                suggestion = did_you_mean(key, valid)
+                message = f"unknown key '{key}'{suggestion}"
+                if valid and (len(valid) <= MAX_LISTED_KEYS or not suggestion):
                     message += f" (valid keys: {', '.join(valid)})"
         elif item["type"] == "missing":
             message = f"`{loc[-1]}` is required"

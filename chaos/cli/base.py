@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,10 +22,49 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def compose_option(func: F) -> F:
-    return click.option(
-        "--compose", "compose_file", type=click.Path(path_type=Path, dir_okay=False),
-        default=lifecycle.DEFAULT_COMPOSE, show_default="compose/hosting.yml",
-        help="The compose file describing the stack.")(func)
+    """`-f/--compose FILE` (repeatable), `--env-file`, `--profile`, `--allow-host-access`.
+
+    The command receives them as one `stack: StackSource`.
+    """
+    options = [
+        click.option("-f", "--compose", "compose_files", multiple=True,
+                     type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="A compose file describing the stack; several are merged in order, "
+                          "as `docker compose -f a.yml -f b.yml`. [default: compose/hosting.yml]"),
+        click.option("--env-file", "env_files", multiple=True,
+                     type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="A file of compose variables (repeatable). [default: the .env beside "
+                          "the first compose file]"),
+        click.option("--profile", "profiles", multiple=True, metavar="NAME",
+                     help="Enable a compose profile (repeatable; default: COMPOSE_PROFILES)."),
+        click.option("--allow-host-access", is_flag=True,
+                     help="Allow what reaches into the host: Docker socket and system binds, "
+                          "host namespaces, privileged, devices, ports on every address."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass(frozen=True)
+class StackSource:
+    """Which compose project, from the command line."""
+
+    compose_files: tuple[Path, ...]
+    env_files: tuple[Path, ...] | None
+    profiles: tuple[str, ...]
+    allow_host_access: bool
+
+    @classmethod
+    def of(cls, compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
+           profiles: tuple[str, ...], allow_host_access: bool) -> StackSource:
+        return cls(compose_files or (lifecycle.DEFAULT_COMPOSE,), env_files or None, profiles,
+                   allow_host_access)
+
+    def up_options(self, **more: Any) -> lifecycle.UpOptions:
+        return lifecycle.UpOptions(compose_files=self.compose_files, env_files=self.env_files,
+                                   profiles=self.profiles,
+                                   allow_host_access=self.allow_host_access, **more)
 
 
 def parse_settings(values: tuple[str, ...], option: str = "--set") -> dict[str, str]:

@@ -75,9 +75,22 @@ def render_result(result: DrillResult) -> list[str]:
               help="Where results go. [default: results/<scenario>-<time>, a suite "
                    "results/suite-<time>]")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("-f", "--compose", "compose_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Run on this compose project instead of each scenario's stack.compose "
+                   "(repeatable: files merged in order).")
+@click.option("--env-file", "env_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="A file of compose variables (repeatable), for every scenario.")
+@click.option("--profile", "profiles", multiple=True, metavar="NAME",
+              help="Enable a compose profile (repeatable), for every scenario.")
+@click.option("--allow-host-access", is_flag=True,
+              help="Allow the stack to reach into the host (recorded in each result).")
 @click.pass_obj
 def run(progress: Progress, paths: tuple[Path, ...], settings: tuple[str, ...], dry_run: bool,
-        time_scale: float, keep: bool, out_dir: Path | None, as_json: bool) -> None:
+        time_scale: float, keep: bool, out_dir: Path | None, as_json: bool,
+        compose_files: tuple[Path, ...], env_files: tuple[Path, ...], profiles: tuple[str, ...],
+        allow_host_access: bool) -> None:
     """Run scenario files (PATHS: files, or folders of *.yaml): stack, load, steps, verdict, teardown.
 
     \b
@@ -105,6 +118,15 @@ def run(progress: Progress, paths: tuple[Path, ...], settings: tuple[str, ...], 
 
     interactive = sys.stdin.isatty()
     overrides = parse_overrides(settings)
+    # The stack options are overrides of every scenario's `stack:`, paths made absolute.
+    if compose_files:
+        overrides["stack.compose"] = [str(f.absolute()) for f in compose_files]
+    if env_files:
+        overrides["stack.env_file"] = [str(f.absolute()) for f in env_files]
+    if profiles:
+        overrides["stack.profiles"] = list(profiles)
+    if allow_host_access:
+        overrides["stack.allow_host_access"] = True
     scenarios = check_all(paths, overrides, interactive)
     runs = plan_runs(scenarios)
     if dry_run:
@@ -219,7 +241,11 @@ def apply_overrides(loaded: LoadedScenario, overrides: dict[str, Any],
     # The names, targets and compose file depend on the whole scenario: check the result as
     # a file would be (the compose path made absolute, as it is relative to the original).
     data = scenario.model_dump(by_alias=True)
-    data["stack"]["compose"] = str(compose_path(loaded.path, scenario.stack.compose))
+    data["stack"]["compose"] = [str(compose_path(loaded.path, f))
+                                for f in scenario.stack.compose_files]
+    if scenario.stack.env_file is not None:
+        data["stack"]["env_file"] = [str(compose_path(loaded.path, f))
+                                     for f in scenario.stack.env_file]
     with tempfile.TemporaryDirectory(prefix="drill-set-") as folder:
         copy = Path(folder) / loaded.path.name
         copy.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -297,7 +323,7 @@ def plan_runs(scenarios: Sequence[LoadedScenario]) -> list[Run]:
 
 def refuse_keep_across_stacks(runs: Sequence[Run]) -> None:
     """--keep reuses the stack that is up: every run must want the same one."""
-    stacks = {(str(r.loaded.compose_file), r.scenario.stack.drives,
+    stacks = {(str(r.loaded.compose_files), r.scenario.stack.drives,
                tuple(sorted((k, str(v)) for k, v in r.scenario.stack.settings.items())))
               for r in runs}
     if len(stacks) > 1:

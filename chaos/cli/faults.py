@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from chaos.cli.base import cli, parse_settings
+from chaos.engine.labels import SITE
 from chaos.engine.runstate import RunStore
 from chaos.errors import InputError, StackError
 from chaos.faults import active
@@ -33,8 +35,22 @@ def _describe(injection: Injection) -> str:
 
 
 @cli.command("faults")
-def list_faults() -> None:
-    """List the faults and a scenario's actions, with their targets and parameters."""
+@click.option("-f", "--compose", "compose_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also list the targets this compose project has (repeatable: merged).")
+@click.option("--env-file", "env_files", multiple=True,
+              type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="A file of compose variables for --compose (repeatable).")
+@click.option("--profile", "profiles", multiple=True, metavar="NAME",
+              help="Enable a compose profile of --compose (repeatable).")
+def list_faults(compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
+                profiles: tuple[str, ...]) -> None:
+    """List the faults and a scenario's actions, with their targets and parameters.
+
+    With --compose FILE, also the targets that project offers: its sites (a
+    service's `chaos-harness.site` label or `x-chaos-harness: {site: ...}`),
+    services and drives.
+    """
     from chaos.scenario.actions import ACTIONS
 
     click.echo("faults (`drill inject FAULT TARGET`; in a scenario `fault:`), target kind:")
@@ -49,6 +65,41 @@ def list_faults() -> None:
         kind = "-" if found.target_kind == "none" else found.target_kind
         click.echo(f"  {name:<14} {kind:<7}{found.summary}"
                    + (f"\n{'':<24}parameters: {params}" if params else ""))
+    if compose_files:
+        _list_targets(compose_files, env_files, profiles)
+
+
+def _list_targets(compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
+                  profiles: tuple[str, ...]) -> None:
+    import os
+
+    from chaos.engine.compose import load_compose
+    from chaos.scenario.check import Topology
+
+    project = load_compose(compose_files, dict(os.environ), env_files or None,
+                           profiles=profiles, allow_host_access=True)
+    topology = Topology.of(project, None)
+    kinds: dict[str, list[str]] = {}
+    for fault in FAULTS:
+        kinds.setdefault(fault_class(fault).target_kind, []).append(fault)
+    on_site = ", ".join(kinds.get("site", []))
+    on_drive = ", ".join(kinds.get("drive", []) + kinds.get("server", []))
+    click.echo(f"targets in {' + '.join(str(f) for f in compose_files)}:")
+    for site in topology.sites:
+        members = [name for name, service in project.spec.services.items()
+                   if site in (service.labels.get(SITE), service.harness and service.harness.site)]
+        click.echo(f"  site {site:<15} {', '.join(members)}  ({on_site})")
+    if not topology.sites:
+        click.echo("  no sites: mark services with `x-chaos-harness: {site: dc-a}` (or the label "
+                   f"{SITE}) to power off, isolate or shut down a whole site")
+    for name in topology.services:
+        service = project.service(name)
+        site: str | None = service.labels.get(SITE) or (
+            service.harness.site if service.harness else None)
+        where = f" (site {site})" if site else ""
+        click.echo(f"  service {name:<12}{where}  ({on_site}: a site target names a service too)")
+    for server, count in topology.drives.items():
+        click.echo(f"  drives {server}/disk1..disk{count}  ({on_drive}; server faults on {server})")
 
 
 def _action_parameter(key: str, default: str | None, help_text: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from chaos.cli.base import cli, compose_option, parse_settings
+from chaos.cli.base import StackSource, cli, compose_option, parse_settings
 from chaos.engine import lifecycle
 from chaos.engine.runstate import RunStore
 from chaos.errors import HarnessError
@@ -18,13 +18,17 @@ from chaos.progress import Progress
 @compose_option
 @click.option("--rebuild", is_flag=True, help="Build even when an image with the same hash exists.")
 @click.pass_obj
-def images(progress: Progress, compose_file: Path, rebuild: bool) -> None:
-    """Make sure a Docker engine answers and the stack's images are built."""
+def images(progress: Progress, compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
+           profiles: tuple[str, ...], allow_host_access: bool, rebuild: bool) -> None:
+    """Make sure a Docker engine answers and the stack's images are built (or pulled)."""
     from chaos.engine.client import connect
     from chaos.engine.images import ensure_images
 
     store = RunStore()
-    _, project = lifecycle.prepare(lifecycle.UpOptions(compose_file=compose_file), store)
+    source = StackSource.of(compose_files, env_files, profiles, allow_host_access)
+    _, project = lifecycle.prepare(source.up_options(), store)
+    for note in project.notes:
+        progress.info(f"note: {note}")
     client = connect(progress, log_dir=store.root / "engine")
     built = ensure_images(client, project, progress, work_dir=store.root / "build", force=rebuild)
     for service, image in built.items():
@@ -43,8 +47,10 @@ def images(progress: Progress, compose_file: Path, rebuild: bool) -> None:
               help="Seconds to wait for every service to be healthy.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave a stack that failed to start up.")
 @click.pass_obj
-def up(progress: Progress, compose_file: Path, drives: int | None, edge_port: int | None,
-       settings: tuple[str, ...], health_timeout: float, keep_on_failure: bool) -> None:
+def up(progress: Progress, compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
+       profiles: tuple[str, ...], allow_host_access: bool, drives: int | None,
+       edge_port: int | None, settings: tuple[str, ...], health_timeout: float,
+       keep_on_failure: bool) -> None:
     """Bring the stack up and wait until every service is healthy."""
     variables = parse_settings(settings)
     if drives is not None:
@@ -52,9 +58,9 @@ def up(progress: Progress, compose_file: Path, drives: int | None, edge_port: in
     if edge_port is not None:
         variables["DRILL_EDGE_PORT"] = str(edge_port)
     store = RunStore()
-    state = lifecycle.up(lifecycle.UpOptions(compose_file=compose_file, variables=variables,
-                                             health_timeout=health_timeout,
-                                             keep_on_failure=keep_on_failure), progress, store)
+    source = StackSource.of(compose_files, env_files, profiles, allow_host_access)
+    state = lifecycle.up(source.up_options(variables=variables, health_timeout=health_timeout,
+                                           keep_on_failure=keep_on_failure), progress, store)
     # Up to stay up: this process ending does not make the run dead (`drill clean` keeps it).
     state.stays_up = True
     store.save(state)
@@ -128,14 +134,16 @@ def clean(progress: Progress, include_live: bool) -> None:
 @compose_option
 @click.option("--keep", is_flag=True, help="Leave the stack up afterwards.")
 @click.pass_obj
-def smoke(progress: Progress, compose_file: Path, keep: bool) -> None:
+def smoke(progress: Progress, compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
+          profiles: tuple[str, ...], allow_host_access: bool, keep: bool) -> None:
     """Up, status, one page and one upload through the edge, down."""
     from chaos.engine.client import connect
     from chaos.stack.smoke import smoke as smoke_test
     from chaos.stack.status import format_status, stack_status
 
     store = RunStore()
-    state = lifecycle.up(lifecycle.UpOptions(compose_file=compose_file), progress, store)
+    source = StackSource.of(compose_files, env_files, profiles, allow_host_access)
+    state = lifecycle.up(source.up_options(), progress, store)
     try:
         client = connect(progress, may_install=False)
         click.echo(format_status(stack_status(client, state)))

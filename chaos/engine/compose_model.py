@@ -1,8 +1,11 @@
-"""The subset of the compose specification the harness supports, as typed models.
+"""The compose specification as typed models: every key it defines has a field.
 
 Short forms (`"127.0.0.1::80"`, `["wan"]`, `"K=V"`) are normalised to the long
-form *before* validation, so each field has exactly one type and an error
-names one thing.  Unknown keys are refused with the closest valid name.
+form *before* validation (chaos.engine.compose_normalize), so each field has
+exactly one type and an error names one thing.  A key the specification does
+not define is refused with the closest valid name.  Which keys are applied,
+which only noted and which refused is decided after validation
+(chaos.engine.compose_policy), so an error here is always about the value.
 """
 
 from __future__ import annotations
@@ -18,15 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-#: Keys that a person may reasonably try, with why they are not offered.
-REFUSED_KEYS = {
-    "privileged": "privileged containers are not allowed (and fail on this kind of host); "
-    "grant cap_add, devices and device_cgroup_rules instead",
-    "network_mode": "only the run's own networks are supported; use `networks`",
-    "pid": "sharing the host's PID namespace is not allowed",
-    "ipc": "sharing the host's IPC namespace is not allowed",
-    "userns_mode": "host user namespace mode is not allowed",
-}
+from chaos.engine.compose_normalize import mapping, names, parse_device, parse_port, parse_volume
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 #: Checked first, from the start only: `findall` alone tries every digit of a long run of
@@ -73,7 +68,9 @@ class Strict(BaseModel):
     @classmethod
     def _drop_extensions(cls, data: Any) -> Any:
         if cls.allow_extensions and isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+            aliases = {f.alias for f in cls.model_fields.values() if f.alias}
+            return {k: v for k, v in data.items()
+                    if not (isinstance(k, str) and k.startswith("x-") and k not in aliases)}
         return data
 
 
@@ -116,8 +113,7 @@ def _names(value: Any) -> Any:
             if not isinstance(item, str):
                 raise PydanticCustomError("names", "expected a list of names, got {item}",
                                           {"item": repr(item)[:60]})
-        return {name: {} for name in value}
-    return value
+    return names(value)
 
 
 def _string_list(value: Any) -> Any:
@@ -151,69 +147,179 @@ def _scalars_to_strings(value: Any) -> Any:
 StringMap = Annotated[dict[str, str], BeforeValidator(lambda v: _scalars_to_strings(_mapping(v)))]
 
 
-class Build(Strict):
+
+
+_BYTES = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)b?", re.IGNORECASE)
+_BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_bytes(value: Any) -> int:
+    """Compose byte sizes (`512m`, `1gb`, `2G`, 1048576) -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _BYTES.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise PydanticCustomError("bytes", "'{value}' is not a size; write e.g. '512m', '1g' or "
+                                  "a number of bytes", {"value": str(value)[:60]})
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()])
+
+
+def _optional_bytes(value: Any) -> Any:
+    return None if value is None else -1 if value in (-1, "-1") else parse_bytes(value)
+
+
+Bytes = Annotated[int, BeforeValidator(parse_bytes)]
+#: A size, or -1 for unlimited (memswap_limit).
+SwapBytes = Annotated[int, BeforeValidator(_optional_bytes)]
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+#: `expose`: ports as numbers or strings (`8000`, "8000-8010", "53/udp").
+PortList = Annotated[list[str], BeforeValidator(
+    lambda v: [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in v]
+    if isinstance(v, list) else _string_list(v))]
+StringList = Annotated[list[str], BeforeValidator(_string_list)]
+#: `environment`: a value of None means "take it from the host" until the loader resolves it.
+def _optional_strings(value: Any) -> Any:
+    if isinstance(value, list):
+        _mapping(value)  # the same located error for a non-string item
+        value = mapping(value)
+    if not isinstance(value, dict):
+        return value
+    return {k: (None if x is None else str(x).lower() if isinstance(x, bool) else str(x))
+            if isinstance(x, (int, float, str, type(None))) else x for k, x in value.items()}
+
+
+OptionalStringMap = Annotated[dict[str, str | None], BeforeValidator(_optional_strings)]
+
+
+class Node(Strict):
+    """A part of a compose file: `x-` extension keys are allowed in it, as compose allows."""
+
+    allow_extensions: ClassVar[bool] = True
+
+
+class Build(Node):
     context: str
-    dockerfile: str = "Dockerfile"
+    dockerfile: str | None = None
+    dockerfile_inline: str | None = None
     args: StringMap = Field(default_factory=dict)
+    target: str | None = None
+    labels: StringMap = Field(default_factory=dict)
+    cache_from: StringList = Field(default_factory=list)
+    cache_to: StringList = Field(default_factory=list)
+    no_cache: bool = False
+    pull: bool = False
+    network: str | None = None
+    shm_size: Bytes | None = None
+    extra_hosts: Any = None
+    isolation: str | None = None
+    privileged: bool = False
+    secrets: list[Any] = Field(default_factory=list)
+    ssh: Any = None
+    additional_contexts: dict[str, str] = Field(default_factory=dict)
+    entitlements: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    platforms: list[str] = Field(default_factory=list)
+    ulimits: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_dockerfile(self) -> Build:
+        if self.dockerfile and self.dockerfile_inline:
+            raise PydanticCustomError("build", "give `dockerfile` or `dockerfile_inline`, not both")
+        return self
 
 
-class Port(Strict):
+class Port(Node):
     target: int = Field(ge=1, le=65535)
-    published: int | None = Field(default=None, ge=0, le=65535)
-    host_ip: str = "127.0.0.1"
-    protocol: Literal["tcp", "udp"] = "tcp"
+    #: A port, a range (`8000-8010`) or None: Docker picks a free one.
+    published: str | None = None
+    #: None: the harness publishes on 127.0.0.1 (see compose_policy).
+    host_ip: str | None = None
+    protocol: Literal["tcp", "udp", "sctp"] = "tcp"
+    mode: Literal["host", "ingress"] = "host"
+    name: str | None = None
+    app_protocol: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        return parse_port(value)[0] if isinstance(value, (str, int)) else value
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _published(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            if value == "" or value == "0":
+                return None
+            if not re.fullmatch(r"\d{1,5}(-\d{1,5})?", value) or \
+                    any(int(p) > 65535 for p in value.split("-")):
+                raise PydanticCustomError("port", "'{value}' is not a host port (1-65535) "
+                                          "or range such as '8000-8010'", {"value": value})
+        return value
 
     @field_validator("host_ip")
     @classmethod
-    def _loopback_only(cls, value: str) -> str:
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
-            loopback = ipaddress.ip_address(value).is_loopback
+            ipaddress.ip_address(value)
         except ValueError:
             raise PydanticCustomError("host_ip", "'{value}' is not an IP address",
                                       {"value": value}) from None
-        if not loopback:
-            raise PydanticCustomError(
-                "host_ip", "published ports must bind a loopback address such as 127.0.0.1, "
-                "not '{value}'", {"value": value})
         return value
 
+    @field_validator("target", mode="before")
     @classmethod
-    def parse_short(cls, value: Any) -> Any:
-        """`[[host_ip:]published:]target[/protocol]` -> long form."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            return {"target": value}
-        if not isinstance(value, str):
-            return value
-        spec, _, protocol = value.partition("/")
-        parts = spec.split(":")
-        if len(parts) > 3 or not all(p.isdigit() or p == "" for p in parts[-2:]):
-            raise PydanticCustomError(
-                "port", "'{value}' is not a port; write '127.0.0.1:8080:80', '127.0.0.1::80' or '80'",
-                {"value": value})
-        long: dict[str, Any] = {"target": parts[-1]}
-        if len(parts) >= 2 and parts[-2]:
-            long["published"] = parts[-2]
-        if len(parts) == 3:
-            long["host_ip"] = parts[0]
-        if protocol:
-            long["protocol"] = protocol
-        return long
+    def _target(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, str) and value.isdigit() else value
 
 
-class ServiceNetwork(Strict):
+class ServiceNetwork(Node):
     aliases: list[str] = Field(default_factory=list)
+    ipv4_address: str | None = None
+    ipv6_address: str | None = None
+    link_local_ips: list[str] = Field(default_factory=list)
+    mac_address: str | None = None
+    driver_opts: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = None
+    gw_priority: int | None = None
+    interface_name: str | None = None
 
 
-class BindOptions(Strict):
-    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] = "rprivate"
+class BindOptions(Node):
+    propagation: Literal["private", "rprivate", "shared", "rshared", "slave", "rslave"] | None = None
+    create_host_path: bool = True
+    selinux: Literal["z", "Z"] | None = None
 
 
-class Mount(Strict):
-    type: Literal["bind", "volume", "tmpfs"]
+class VolumeOptions(Node):
+    nocopy: bool = False
+    subpath: str | None = None
+
+
+class TmpfsOptions(Node):
+    size: Bytes | None = None
+    mode: int | None = None
+
+
+class Mount(Node):
+    type: Literal["bind", "volume", "tmpfs", "npipe", "cluster", "image"]
+    #: None for an anonymous volume and for tmpfs.
     source: str | None = None
     target: str
     read_only: bool = False
+    consistency: str | None = None
     bind: BindOptions | None = None
+    volume: VolumeOptions | None = None
+    tmpfs: TmpfsOptions | None = None
+    image: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        return parse_volume(value)
 
     @field_validator("target")
     @classmethod
@@ -225,57 +331,29 @@ class Mount(Strict):
 
     @model_validator(mode="after")
     def _source_fits_type(self) -> Mount:
-        if self.type in ("bind", "volume") and not self.source:
-            raise PydanticCustomError("source", "a {type} mount needs a source", {"type": self.type})
+        if self.type == "bind" and not self.source:
+            raise PydanticCustomError("source", "a bind mount needs a source (a host path)")
         return self
 
-    @classmethod
-    def parse_short(cls, value: Any) -> Any:
-        """`SOURCE:TARGET[:ro|rw]` or `TARGET` -> long form."""
-        if not isinstance(value, str):
-            return value
-        parts = value.split(":")
-        if len(parts) == 1:
-            raise PydanticCustomError(
-                "volume", "anonymous volume '{value}' is not supported; declare a named volume "
-                "under the top-level `volumes` and write 'NAME:{value}'", {"value": value})
-        if len(parts) > 3 or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-            raise PydanticCustomError(
-                "volume", "'{value}' is not a volume; write 'SOURCE:TARGET' or 'SOURCE:TARGET:ro'",
-                {"value": value})
-        source, target = parts[0], parts[1]
-        is_path = source.startswith(("/", "./", "../", "~")) or source in (".", "..")
-        return {"type": "bind" if is_path else "volume", "source": source, "target": target,
-                "read_only": len(parts) == 3 and parts[2] == "ro"}
 
-
-class Device(Strict):
-    host: str
-    container: str
+class Device(Node):
+    source: str
+    target: str
     permissions: str = "rwm"
 
+    @model_validator(mode="before")
     @classmethod
-    def parse_short(cls, value: Any) -> Any:
-        """`/dev/x[:/dev/y[:rwm]]` -> long form."""
-        if not isinstance(value, str):
-            return value
-        parts = value.split(":")
-        if len(parts) > 3 or not parts[0].startswith("/dev/"):
-            raise PydanticCustomError(
-                "device", "'{value}' is not a device; write '/dev/fuse' or '/dev/a:/dev/b:rwm'",
-                {"value": value})
-        host = parts[0]
-        container = parts[1] if len(parts) > 1 else host
-        permissions = parts[2] if len(parts) > 2 else "rwm"
-        return {"host": host, "container": container, "permissions": permissions}
+    def _short(cls, value: Any) -> Any:
+        return parse_device(value)
 
 
-class Healthcheck(Strict):
-    test: list[str] = Field(min_length=1)
-    interval: float = 30.0
-    timeout: float = 30.0
-    retries: int = Field(default=3, ge=1, le=2**31 - 1)  # Docker's field is 32 bits
-    start_period: float = 0.0
+class Healthcheck(Node):
+    test: list[str] = Field(default_factory=list)
+    interval: Seconds = 30.0
+    timeout: Seconds = 30.0
+    retries: int = Field(default=3, ge=0, le=2**31 - 1)  # Docker's field is 32 bits
+    start_period: Seconds = 0.0
+    start_interval: Seconds = 5.0
     disable: bool = False
 
     @field_validator("test", mode="before")
@@ -288,116 +366,382 @@ class Healthcheck(Strict):
                 "healthcheck", "a healthcheck test list starts with CMD, CMD-SHELL or NONE")
         return value
 
-    @field_validator("interval", "timeout", "start_period", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
+    @model_validator(mode="after")
+    def _a_test(self) -> Healthcheck:
+        if not self.disable and not self.test:
+            raise PydanticCustomError("healthcheck", "a healthcheck needs a `test` "
+                                      "(or `disable: true`)")
+        return self
+
+    @property
+    def disabled(self) -> bool:
+        return self.disable or self.test[:1] == ["NONE"]
 
 
-class Dependency(Strict):
-    condition: Literal["service_started", "service_healthy"] = "service_started"
+class Dependency(Node):
+    condition: Literal["service_started", "service_healthy",
+                       "service_completed_successfully"] = "service_started"
+    restart: bool = False
+    required: bool = True
 
 
-class Service(Strict):
-    allow_extensions: ClassVar[bool] = True
+class EnvFile(Node):
+    path: str
+    required: bool = True
+    format: Literal["raw"] | None = None
 
+
+class FileRef(Node):
+    """A service's use of a secret or config: which one, and where it appears."""
+
+    source: str
+    target: str | None = None
+    uid: str | None = None
+    gid: str | None = None
+    mode: int | str | None = None
+
+
+class Ulimit(Node):
+    soft: int
+    hard: int
+
+
+class Resources(Node):
+    cpus: float | str | None = None
+    memory: Bytes | None = None
+    pids: int | None = None
+    devices: list[Any] = Field(default_factory=list)
+    generic_resources: list[Any] = Field(default_factory=list)
+
+
+class ResourceSpec(Node):
+    limits: Resources | None = None
+    reservations: Resources | None = None
+
+
+class RestartPolicy(Node):
+    condition: Literal["none", "on-failure", "any"] = "any"
+    delay: Seconds | None = None
+    max_attempts: int | None = None
+    window: Seconds | None = None
+
+
+class Deploy(Node):
+    mode: str | None = None
+    replicas: int | None = Field(default=None, ge=0)
+    labels: StringMap = Field(default_factory=dict)
+    update_config: dict[str, Any] | None = None
+    rollback_config: dict[str, Any] | None = None
+    resources: ResourceSpec | None = None
+    restart_policy: RestartPolicy | None = None
+    placement: dict[str, Any] | None = None
+    endpoint_mode: str | None = None
+
+
+class Logging(Node):
+    driver: str | None = None
+    options: dict[str, Any] | None = None
+
+
+class Extends(Node):
+    service: str
+    file: str | None = None
+
+
+class Harness(Node):
+    """`x-chaos-harness` on a service: where it stands for the faults."""
+
+    site: str | None = None
+    role: str | None = None
+
+
+def _expanded(value: Any, parse: Any) -> Any:
+    """Short forms of a list written long (a port range is several ports); an item that
+    is not a valid short form stays, for the item's own validator to report at its index."""
+    if not isinstance(value, list):
+        return value
+    out: list[Any] = []
+    for item in value:
+        try:
+            parsed = parse(item)
+        except PydanticCustomError:
+            out.append(item)
+            continue
+        out.extend(parsed if isinstance(parsed, list) else [parsed])
+    return out
+
+
+_RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
+
+
+class Service(Node):
     image: str | None = None
     build: Build | None = None
     command: list[str] | None = None
     entrypoint: list[str] | None = None
-    environment: StringMap = Field(default_factory=dict)
+    environment: OptionalStringMap = Field(default_factory=dict)
+    env_file: list[EnvFile] = Field(default_factory=list)
     ports: list[Port] = Field(default_factory=list)
+    expose: PortList = Field(default_factory=list)
     networks: dict[str, ServiceNetwork] = Field(default_factory=dict)
+    network_mode: str | None = None
     volumes: list[Mount] = Field(default_factory=list)
-    cap_add: list[str] = Field(default_factory=list)
-    cap_drop: list[str] = Field(default_factory=list)
+    volumes_from: StringList = Field(default_factory=list)
+    tmpfs: StringList = Field(default_factory=list)
+    cap_add: StringList = Field(default_factory=list)
+    cap_drop: StringList = Field(default_factory=list)
     devices: list[Device] = Field(default_factory=list)
-    device_cgroup_rules: list[str] = Field(default_factory=list)
-    security_opt: list[str] = Field(default_factory=list)
+    device_cgroup_rules: StringList = Field(default_factory=list)
+    security_opt: StringList = Field(default_factory=list)
     healthcheck: Healthcheck | None = None
     labels: StringMap = Field(default_factory=dict)
+    label_file: StringList = Field(default_factory=list)
+    annotations: StringMap = Field(default_factory=dict)
     depends_on: dict[str, Dependency] = Field(default_factory=dict)
+    links: StringList = Field(default_factory=list)
+    external_links: StringList = Field(default_factory=list)
     hostname: str | None = None
-    stop_grace_period: float = 10.0
-
-    @field_validator("build", mode="before")
-    @classmethod
-    def _build(cls, value: Any) -> Any:
-        return {"context": value} if isinstance(value, str) else value
+    domainname: str | None = None
+    container_name: str | None = None
+    stop_grace_period: Seconds = 10.0
+    stop_signal: str | None = None
+    restart: str | None = None
+    init: bool | None = None
+    user: str | None = None
+    working_dir: str | None = None
+    shm_size: Bytes | None = None
+    ulimits: dict[str, Ulimit] = Field(default_factory=dict)
+    sysctls: StringMap = Field(default_factory=dict)
+    extra_hosts: dict[str, str | list[str]] = Field(default_factory=dict)
+    dns: StringList = Field(default_factory=list)
+    dns_search: StringList = Field(default_factory=list)
+    dns_opt: StringList = Field(default_factory=list)
+    mem_limit: Bytes | None = None
+    mem_reservation: Bytes | None = None
+    memswap_limit: SwapBytes | None = None
+    mem_swappiness: int | None = Field(default=None, ge=0, le=100)
+    cpus: float | None = Field(default=None, ge=0)
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    cpuset: str | None = None
+    cpu_count: int | None = None
+    cpu_percent: int | None = None
+    cpu_rt_runtime: Any = None
+    cpu_rt_period: Any = None
+    pids_limit: int | None = None
+    oom_score_adj: int | None = Field(default=None, ge=-1000, le=1000)
+    oom_kill_disable: bool | None = None
+    read_only: bool = False
+    tty: bool = False
+    stdin_open: bool = False
+    group_add: list[str | int] = Field(default_factory=list)
+    mac_address: str | None = None
+    secrets: list[FileRef] = Field(default_factory=list)
+    configs: list[FileRef] = Field(default_factory=list)
+    profiles: StringList = Field(default_factory=list)
+    pull_policy: str | None = None
+    platform: str | None = None
+    deploy: Deploy | None = None
+    logging: Logging | None = None
+    scale: int | None = Field(default=None, ge=0)
+    ipc: str | None = None
+    pid: str | None = None
+    uts: str | None = None
+    userns_mode: str | None = None
+    cgroup: Literal["host", "private"] | None = None
+    cgroup_parent: str | None = None
+    privileged: bool = False
+    runtime: str | None = None
+    isolation: str | None = None
+    credential_spec: Any = None
+    storage_opt: dict[str, Any] = Field(default_factory=dict)
+    blkio_config: Any = None
+    attach: bool | None = None
+    develop: Any = None
+    post_start: Any = None
+    pre_stop: Any = None
+    gpus: Any = None
+    use_api_socket: bool = False
+    provider: Any = None
+    models: Any = None
+    extends: Extends | None = None
+    harness: Harness | None = Field(default=None, alias="x-chaos-harness")
 
     @field_validator("command", "entrypoint", mode="before")
     @classmethod
     def _command(cls, value: Any) -> Any:
-        return shlex.split(value) if isinstance(value, str) else value
+        if isinstance(value, str):
+            try:
+                return shlex.split(value)
+            except ValueError as e:
+                raise PydanticCustomError("command", "cannot split '{value}' into words: {why}",
+                                          {"value": value[:60], "why": str(e)}) from None
+        return value
 
     @field_validator("ports", mode="before")
     @classmethod
     def _ports(cls, value: Any) -> Any:
-        return [Port.parse_short(v) for v in value] if isinstance(value, list) else value
+        return _expanded(value, parse_port)
 
     @field_validator("networks", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return _names(value)
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return value
+        return _names(value)
 
     @field_validator("volumes", mode="before")
     @classmethod
     def _volumes(cls, value: Any) -> Any:
-        return [Mount.parse_short(v) for v in value] if isinstance(value, list) else value
+        return _expanded(value, parse_volume)
 
     @field_validator("devices", mode="before")
     @classmethod
     def _devices(cls, value: Any) -> Any:
-        return [Device.parse_short(v) for v in value] if isinstance(value, list) else value
+        return _expanded(value, parse_device)
 
-    @field_validator("cap_add", "cap_drop", "security_opt", "device_cgroup_rules", mode="before")
+    @field_validator("secrets", "configs", mode="before")
     @classmethod
-    def _lists(cls, value: Any) -> Any:
-        return _string_list(value)
+    def _refs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"source": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("env_file", mode="before")
+    @classmethod
+    def _env_files(cls, value: Any) -> Any:
+        value = [value] if isinstance(value, str) else value
+        if isinstance(value, list):
+            return [{"path": v} if isinstance(v, str) else v for v in value]
+        return value
 
     @field_validator("depends_on", mode="before")
     @classmethod
     def _depends_on(cls, value: Any) -> Any:
         return _names(value)
 
-    @field_validator("stop_grace_period", mode="before")
+    @field_validator("extra_hosts", mode="before")
     @classmethod
-    def _grace(cls, value: Any) -> float:
-        return parse_duration(value)
+    def _extra_hosts(cls, value: Any) -> Any:
+        return mapping(value, separators="=:")
+
+    @field_validator("ulimits", mode="before")
+    @classmethod
+    def _ulimits(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ({"soft": v, "hard": v} if isinstance(v, int) and not isinstance(v, bool)
+                        else v) for k, v in value.items()}
+        return value
+
+    @field_validator("build", mode="before")
+    @classmethod
+    def _build(cls, value: Any) -> Any:
+        return {"context": value} if isinstance(value, str) else value
+
+    @field_validator("extends", mode="before")
+    @classmethod
+    def _extends(cls, value: Any) -> Any:
+        return {"service": value} if isinstance(value, str) else value
+
+    @field_validator("restart")
+    @classmethod
+    def _restart(cls, value: str | None) -> str | None:
+        if value is not None and not _RESTART.fullmatch(value):
+            raise PydanticCustomError("restart", "'{value}' is not a restart policy; write no, "
+                                      "always, unless-stopped, on-failure or on-failure:N",
+                                      {"value": value})
+        return value
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpus(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value) \
+            else value
 
     @model_validator(mode="after")
     def _image_or_build(self) -> Service:
-        if not self.image and not self.build:
+        if not self.image and not self.build and not self.provider:
             raise PydanticCustomError("image", "a service needs `image` or `build`")
         return self
 
 
-class NetworkSpec(Strict):
-    driver: Literal["bridge"] = "bridge"
+class IpamPool(Node):
+    subnet: str | None = None
+    ip_range: str | None = None
+    gateway: str | None = None
+    aux_addresses: dict[str, str] = Field(default_factory=dict)
+
+
+class Ipam(Node):
+    driver: str | None = None
+    config: list[IpamPool] = Field(default_factory=list)
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class NetworkSpec(Node):
+    driver: str = "bridge"
+    driver_opts: dict[str, Any] = Field(default_factory=dict)
+    ipam: Ipam | None = None
+    external: bool | dict[str, Any] = False
     internal: bool = False
+    enable_ipv4: bool | None = None
+    enable_ipv6: bool | None = None
+    attachable: bool | None = None
     labels: StringMap = Field(default_factory=dict)
+    name: str | None = None
 
 
-class VolumeSpec(Strict):
+class VolumeSpec(Node):
+    driver: str = "local"
+    driver_opts: StringMap = Field(default_factory=dict)
+    external: bool | dict[str, Any] = False
     labels: StringMap = Field(default_factory=dict)
+    name: str | None = None
 
 
-class ComposeSpec(Strict):
-    """A whole compose file, as written (after variable interpolation)."""
+class FileSpec(Node):
+    """A top-level secret or config: where its content comes from."""
 
-    allow_extensions: ClassVar[bool] = True
+    file: str | None = None
+    environment: str | None = None
+    content: str | None = None
+    external: bool | dict[str, Any] = False
+    name: str | None = None
+    labels: StringMap = Field(default_factory=dict)
+    driver: str | None = None
+    driver_opts: dict[str, Any] = Field(default_factory=dict)
+    template_driver: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FileSpec:
+        given = [k for k in ("file", "environment", "content") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise PydanticCustomError("source", "give one of `file`, `environment` or `content`, "
+                                      "not {given}", {"given": " and ".join(given)})
+        if not given and not self.external:
+            raise PydanticCustomError("source", "say where it comes from: `file`, `environment` "
+                                      "or `content` (configs), or `external: true`")
+        return self
+
+
+class ComposeSpec(Node):
+    """A whole compose project, as written (after interpolation, includes, extends and merging)."""
 
     version: str | None = None  # obsolete in the spec; accepted and ignored
     name: str | None = None
+    include: list[Any] = Field(default_factory=list)
     services: dict[str, Service] = Field(min_length=1)
     networks: dict[str, NetworkSpec] = Field(default_factory=dict)
     volumes: dict[str, VolumeSpec] = Field(default_factory=dict)
+    secrets: dict[str, FileSpec] = Field(default_factory=dict)
+    configs: dict[str, FileSpec] = Field(default_factory=dict)
+    models: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("networks", "volumes", mode="before")
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) else value
+
+    @field_validator("networks", "volumes", "secrets", "configs", mode="before")
     @classmethod
     def _nullable_entries(cls, value: Any) -> Any:
         if isinstance(value, dict):
@@ -406,8 +750,8 @@ class ComposeSpec(Strict):
 
     @model_validator(mode="after")
     def _default_network(self) -> ComposeSpec:
-        """As compose does: services that name no network join one called `default`."""
-        loose = [s for s in self.services.values() if not s.networks]
+        """As compose does: services that name no network (and no network_mode) join `default`."""
+        loose = [s for s in self.services.values() if not s.networks and not s.network_mode]
         if loose:
             self.networks.setdefault("default", NetworkSpec())
             for service in loose:

@@ -36,9 +36,16 @@ POLL = 0.5
 class UpOptions:
     """What `drill up` was asked for."""
 
-    compose_file: Path = DEFAULT_COMPOSE
+    #: The compose files, merged in order (the first one's folder is the project's).
+    compose_files: tuple[Path, ...] = (DEFAULT_COMPOSE,)
     #: Extra compose variables (e.g. DRILL_DRIVES), on top of the environment.
     variables: Mapping[str, str] = field(default_factory=dict)
+    #: Files of compose variables; None: the `.env` in the project folder.
+    env_files: tuple[Path, ...] | None = None
+    #: Compose profiles to enable.
+    profiles: tuple[str, ...] = ()
+    #: Allow what reaches into the host (Docker socket, `/`, host namespaces).
+    allow_host_access: bool = False
     #: Seconds to wait for every service to be healthy.
     health_timeout: float = 300.0
     #: Leave a failed stack up for inspection instead of removing it.
@@ -75,7 +82,9 @@ def prepare(options: UpOptions, store: RunStore) -> tuple[str, ComposeProject]:
     """Pick a run id and validate the compose file for it; creates nothing."""
     run_id = new_run_id()
     variables = run_variables(run_id, store.run_dir(run_id), options.variables)
-    return run_id, load_compose(options.compose_file, variables)
+    return run_id, load_compose(options.compose_files, variables, options.env_files,
+                                profiles=options.profiles,
+                                allow_host_access=options.allow_host_access)
 
 
 def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
@@ -94,7 +103,7 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
     try:
         _create_shared_objects(client, project, state, store, progress)
         plans = {name: objects.plan_container(project, name, run_id, images[name].tag,
-                                              str(store.root))
+                                              str(store.root), store.run_dir(run_id))
                  for name in project.order}
         deadline = time.monotonic() + options.health_timeout
         with progress.step(f"starting {len(plans)} services and waiting for them to be healthy"):
@@ -128,13 +137,21 @@ def _create_shared_objects(client: docker.DockerClient, project: ComposeProject,
             store.save(state)
             objects.create_network(client, docker_name, labels.run_labels(
                 state.run_id, str(store.root), **spec.labels, **{labels.NETWORK: name}),
-                internal=spec.internal)
-    for name, volume_spec in project.spec.volumes.items():
+                internal=spec.internal, enable_ipv6=bool(spec.enable_ipv6),
+                ipam=spec.ipam)
+    volumes = {name: (spec.labels, spec.driver_opts)
+               for name, spec in project.spec.volumes.items()}
+    for service_name in project.order:
+        for index, mount in enumerate(project.service(service_name).volumes):
+            if mount.type == "volume" and not mount.source:
+                volumes[objects.anonymous_volume(service_name, index)] = ({}, {})
+    for name, (volume_labels, driver_opts) in volumes.items():
         docker_name = objects.object_name(state.run_id, name)
         state.volumes.append(docker_name)
         store.save(state)
         objects.create_volume(client, docker_name, labels.run_labels(
-            state.run_id, str(store.root), **volume_spec.labels, **{labels.VOLUME: name}))
+            state.run_id, str(store.root), **volume_labels, **{labels.VOLUME: name}),
+            driver_opts=driver_opts)
 
 
 def _start_all(client: docker.DockerClient, project: ComposeProject,
@@ -148,6 +165,8 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
             container = future.result()
             if condition == "service_healthy":
                 wait_healthy(container, deadline, cancel)
+            elif condition == "service_completed_successfully":
+                wait_completed(container, deadline, cancel)
         if cancel.is_set():
             raise Cancelled("start-up cancelled")
         plan = plans[name]
@@ -163,29 +182,37 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
     with ThreadPoolExecutor(max_workers=max(1, len(plans)), thread_name_prefix="up") as pool:
         for name in project.order:
             deps = {dep: (futures[dep], cond.condition)
-                    for dep, cond in project.service(name).depends_on.items()}
+                    for dep, cond in project.service(name).depends_on.items() if dep in futures}
             futures[name] = pool.submit(bring_up, name, deps)
         try:
             for name, future in futures.items():
-                wait_healthy(future.result(), deadline, cancel)
-                progress.info(f"   {name} is healthy")
+                if wait_healthy(future.result(), deadline, cancel, done_is_fine=True):
+                    progress.info(f"   {name} is healthy")
+                else:
+                    progress.info(f"   {name} ran and exited 0")
         except BaseException:
             cancel.set()
             raise
 
 
-def wait_healthy(container: Container, deadline: float, cancel: threading.Event | None = None
-                 ) -> None:
-    """Wait until the container is healthy (or running, without a healthcheck)."""
+def wait_healthy(container: Container, deadline: float, cancel: threading.Event | None = None,
+                 *, done_is_fine: bool = False) -> bool:
+    """Wait until the container is healthy (or running, without a healthcheck).
+
+    With `done_is_fine`, a container that has exited 0 (a one-shot job) is fine too:
+    False is returned for it, True for one that runs.
+    """
     service = container.labels.get(labels.SERVICE, container.name)
     while True:
         current = objects.state_of(container)
+        if done_is_fine and current.status == "exited" and current.exit_code == 0:
+            return False
         if current.status in ("exited", "dead", "removed"):
             raise StackError(f"service {service} stopped during start-up "
                              f"(status {current.status}, exit code {current.exit_code})",
                              logs=objects.logs_tail(container))
         if current.health == "healthy" or (current.health is None and current.status == "running"):
-            return
+            return True
         if current.health == "unhealthy":
             raise StackError(f"service {service} is unhealthy: its healthcheck "
                              f"{objects.last_health_check(container)}",
@@ -196,6 +223,25 @@ def wait_healthy(container: Container, deadline: float, cancel: threading.Event 
                              hint="raise the limit with --health-timeout, or read its logs below",
                              logs=objects.logs_tail(container))
         if cancel is not None and cancel.is_set():
+            raise Cancelled("start-up cancelled")
+        time.sleep(POLL)
+
+
+def wait_completed(container: Container, deadline: float, cancel: threading.Event) -> None:
+    """Wait until a one-shot container has exited 0 (`service_completed_successfully`)."""
+    service = container.labels.get(labels.SERVICE, container.name)
+    while True:
+        current = objects.state_of(container)
+        if current.status in ("exited", "dead", "removed"):
+            if current.exit_code == 0:
+                return
+            raise StackError(f"service {service} exited {current.exit_code}; services wait for "
+                             "it to complete successfully", logs=objects.logs_tail(container))
+        if time.monotonic() > deadline:
+            raise StackError(f"service {service} did not complete in time (status "
+                             f"{current.status})", hint="raise the limit with --health-timeout",
+                             logs=objects.logs_tail(container))
+        if cancel.is_set():
             raise Cancelled("start-up cancelled")
         time.sleep(POLL)
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 from docker.models.networks import Network
 from docker.models.volumes import Volume
+from docker.types import IPAMConfig, IPAMPool, Ulimit
 from docker.types import Mount as DockerMount
 
 from chaos.engine import labels
 from chaos.engine.compose import ComposeProject
+from chaos.engine.compose_model import Ipam, Service
 from chaos.errors import EngineError, InputError, StackError
 from chaos.yamlsource import did_you_mean
 
@@ -33,92 +36,275 @@ def object_name(run_id: str, name: str) -> str:
 
 @dataclass(frozen=True)
 class ContainerPlan:
-    """Everything needed to create one service's container."""
+    """Everything needed to create one service's container: Docker API arguments."""
 
     service: str
     name: str
     image: str
     labels: dict[str, str]
     environment: dict[str, str]
-    networks: list[tuple[str, list[str]]]
+    #: (Docker network, aliases, endpoint options such as ipv4_address); empty: network_mode.
+    networks: list[tuple[str, list[str], dict[str, Any]]]
     mounts: list[DockerMount]
-    ports: dict[str, tuple[str, int | None]]
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    hostname: str | None = None
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    devices: list[str] = field(default_factory=list)
-    device_cgroup_rules: list[str] = field(default_factory=list)
-    security_opt: list[str] = field(default_factory=list)
-    healthcheck: dict[str, object] | None = None
+    #: "80/tcp" -> [(host ip, host port or None)]
+    ports: dict[str, list[tuple[str, str | None]]]
+    #: Further arguments of the low-level create_host_config (restart_policy, ulimits, ...).
+    host_options: dict[str, Any] = field(default_factory=dict)
+    #: Further arguments of create_container (user, working_dir, healthcheck, ...).
+    container_options: dict[str, Any] = field(default_factory=dict)
     stop_grace_period: float = 10.0
     #: Host folders the harness must create before the container (bind sources).
     bind_sources: list[Path] = field(default_factory=list)
+    #: Files the harness writes before the container (secrets and configs given inline).
+    files: dict[Path, bytes] = field(default_factory=dict)
+    #: Ports exposed without publishing (`expose`), as "8000/tcp".
+    exposed: list[str] = field(default_factory=list)
 
 
 def plan_container(project: ComposeProject, service_name: str, run_id: str, image: str,
-                   state_root: str) -> ContainerPlan:
-    """Translate one compose service into a container plan for run `run_id`."""
+                   state_root: str, run_dir: Path) -> ContainerPlan:
+    """Translate one compose service into a container plan for run `run_id`.
+
+    `run_dir` holds the files the plan writes (secrets and configs given inline).
+    """
     service = project.service(service_name)
-    mounts: list[DockerMount] = []
-    bind_sources: list[Path] = []
-    for mount in service.volumes:
-        if mount.type == "bind":
-            assert mount.source is not None
-            source = project.resolve(mount.source)
-            bind_sources.append(source)
-            propagation = mount.bind.propagation if mount.bind else None
-            mounts.append(DockerMount(mount.target, str(source), type="bind",
-                                      read_only=mount.read_only, propagation=propagation))
-        elif mount.type == "volume":
-            assert mount.source is not None
-            mounts.append(DockerMount(mount.target, object_name(run_id, mount.source),
-                                      type="volume", read_only=mount.read_only))
-        else:
-            mounts.append(DockerMount(mount.target, None, type="tmpfs"))
-    healthcheck = None
-    if service.healthcheck is not None and not service.healthcheck.disable:
-        check = service.healthcheck
-        healthcheck = {"test": check.test, "interval": int(check.interval * NANOSECONDS),
-                       "timeout": int(check.timeout * NANOSECONDS), "retries": check.retries,
-                       "start_period": int(check.start_period * NANOSECONDS)}
+    mounts, bind_sources = _mounts(project, service_name, run_id)
+    files: dict[Path, bytes] = {}
+    for kind, default_dir in (("secrets", "/run/secrets"), ("configs", "")):
+        for ref in getattr(service, kind):
+            spec = getattr(project.spec, kind)[ref.source]
+            if spec.external:
+                continue
+            target = ref.target or ref.source
+            target = target if target.startswith("/") else f"{default_dir}/{target}"
+            if spec.file:
+                source = Path(spec.file)
+            else:
+                source = run_dir / kind / ref.source
+                content = spec.content if spec.content is not None else \
+                    project.variables.get(spec.environment or "", "")
+                files[source] = content.encode()
+            mounts.append(DockerMount(target, str(source), type="bind", read_only=True))
     return ContainerPlan(
         service=service_name,
         name=object_name(run_id, service_name),
         image=image,
-        labels=labels.run_labels(run_id, state_root, **service.labels, **{
-            labels.SERVICE: service_name, labels.COMPOSE_FILE: str(project.file)}),
-        environment=dict(service.environment),
-        networks=[(object_name(run_id, net), cfg.aliases) for net, cfg in service.networks.items()],
+        labels=labels.run_labels(run_id, state_root, **service.labels, **_harness_labels(service),
+                                 **{labels.SERVICE: service_name,
+                                    labels.COMPOSE_FILE: str(project.file)}),
+        environment={k: v for k, v in service.environment.items() if v is not None},
+        networks=_networks(project, service_name, run_id),
         mounts=mounts,
-        ports={f"{p.target}/{p.protocol}": (p.host_ip, p.published or None) for p in service.ports},
-        command=service.command,
-        entrypoint=service.entrypoint,
-        hostname=service.hostname,
-        cap_add=list(service.cap_add),
-        cap_drop=list(service.cap_drop),
-        devices=[f"{d.host}:{d.container}:{d.permissions}" for d in service.devices],
-        device_cgroup_rules=list(service.device_cgroup_rules),
-        security_opt=list(service.security_opt),
-        healthcheck=healthcheck,
+        ports=_ports(service),
+        host_options=_host_options(project, service_name, run_id),
+        container_options=_container_options(service),
         stop_grace_period=service.stop_grace_period,
         bind_sources=bind_sources,
+        files=files,
+        exposed=[f"{p}/tcp" if "/" not in p else p for e in service.expose
+                 for p in _expand_range(e)],
     )
 
 
+def _harness_labels(service: Service) -> dict[str, str]:
+    """`x-chaos-harness: {site, role}` as the labels faults select by."""
+    found = {}
+    if service.harness and service.harness.site:
+        found[labels.SITE] = service.harness.site
+    if service.harness and service.harness.role:
+        found[labels.ROLE] = service.harness.role
+    return found
+
+
+def _expand_range(text: str) -> list[str]:
+    port, _, protocol = text.partition("/")
+    first, _, last = port.partition("-")
+    if last.isdigit() and first.isdigit() and 0 < int(last) - int(first) < 65536:
+        return [f"{p}/{protocol}" if protocol else str(p) for p in range(int(first), int(last) + 1)]
+    return [text]
+
+
+def _mounts(project: ComposeProject, service_name: str, run_id: str
+            ) -> tuple[list[DockerMount], list[Path]]:
+    service = project.service(service_name)
+    mounts: list[DockerMount] = []
+    bind_sources: list[Path] = []
+    for index, mount in enumerate(service.volumes):
+        if mount.type == "bind":
+            assert mount.source is not None
+            source = project.resolve(mount.source)
+            if not mount.bind or mount.bind.create_host_path:
+                bind_sources.append(source)
+            propagation = mount.bind.propagation if mount.bind else None
+            mounts.append(DockerMount(mount.target, str(source), type="bind",
+                                      read_only=mount.read_only, propagation=propagation))
+        elif mount.type == "volume":
+            # An anonymous volume is made a volume of the run too, so `down` removes it.
+            name = mount.source or anonymous_volume(service_name, index)
+            mounts.append(DockerMount(mount.target, object_name(run_id, name), type="volume",
+                                      read_only=mount.read_only,
+                                      no_copy=bool(mount.volume and mount.volume.nocopy)))
+        else:
+            size = mount.tmpfs.size if mount.tmpfs else None
+            mode = mount.tmpfs.mode if mount.tmpfs else None
+            mounts.append(DockerMount(mount.target, None, type="tmpfs", tmpfs_size=size,
+                                      tmpfs_mode=mode))
+    return mounts, bind_sources
+
+
+def anonymous_volume(service: str, index: int) -> str:
+    """The run-scoped name of a service's anonymous volume (`volumes: [/data]`)."""
+    return f"{service}-anon-{index}"
+
+
+def _networks(project: ComposeProject, service_name: str, run_id: str
+              ) -> list[tuple[str, list[str], dict[str, Any]]]:
+    service = project.service(service_name)
+    if service.network_mode == "none":
+        return []
+    # Others' links name this service by another name: an alias, as compose's links are.
+    link_aliases = [alias for other in project.spec.services.values() for link in other.links
+                    for target, _, alias in [link.partition(":")]
+                    if target == service_name and alias]
+    networks = []
+    for network, attached in service.networks.items():
+        aliases = list(attached.aliases) + link_aliases
+        if service.container_name:
+            aliases.append(service.container_name)
+        endpoint: dict[str, Any] = {}
+        if attached.ipv4_address:
+            endpoint["ipv4_address"] = attached.ipv4_address
+        if attached.ipv6_address:
+            endpoint["ipv6_address"] = attached.ipv6_address
+        if attached.link_local_ips:
+            endpoint["link_local_ips"] = attached.link_local_ips
+        networks.append((object_name(run_id, network), list(dict.fromkeys(aliases)), endpoint))
+    return networks
+
+
+def _ports(service: Service) -> dict[str, list[tuple[str, str | None]]]:
+    ports: dict[str, list[tuple[str, str | None]]] = {}
+    for port in service.ports:
+        # Loopback unless the file says otherwise: a drill opens nothing to the network.
+        ports.setdefault(f"{port.target}/{port.protocol}", []).append(
+            (port.host_ip or "127.0.0.1", port.published))
+    return ports
+
+
+def _restart_policy(service: Service) -> dict[str, Any] | None:
+    if service.restart:
+        name, _, count = service.restart.partition(":")
+        if name == "no":
+            return None
+        return {"Name": name, "MaximumRetryCount": int(count)} if count else {"Name": name}
+    policy = service.deploy.restart_policy if service.deploy else None
+    if policy is None or policy.condition == "none":
+        return None
+    # deploy.restart_policy, as compose applies it outside Swarm.
+    name = "on-failure" if policy.condition == "on-failure" else "always"
+    return {"Name": name, "MaximumRetryCount": policy.max_attempts or 0}
+
+
+def _host_options(project: ComposeProject, service_name: str, run_id: str) -> dict[str, Any]:
+    service = project.service(service_name)
+    limits = service.deploy.resources.limits if service.deploy and service.deploy.resources \
+        else None
+    reservations = service.deploy.resources.reservations \
+        if service.deploy and service.deploy.resources else None
+    cpus = service.cpus if service.cpus is not None else (
+        float(limits.cpus) if limits and limits.cpus is not None else None)
+    options: dict[str, Any] = {
+        "cap_add": service.cap_add or None,
+        "cap_drop": service.cap_drop or None,
+        "devices": [f"{d.source}:{d.target}:{d.permissions}" for d in service.devices] or None,
+        "device_cgroup_rules": service.device_cgroup_rules or None,
+        "security_opt": service.security_opt or None,
+        "restart_policy": _restart_policy(service),
+        "init": service.init,
+        "shm_size": service.shm_size,
+        "tmpfs": {t.split(":")[0]: t.partition(":")[2] for t in service.tmpfs} or None,
+        "ulimits": [Ulimit(name=k, soft=v.soft, hard=v.hard)
+                    for k, v in service.ulimits.items()] or None,
+        "sysctls": service.sysctls or None,
+        "extra_hosts": {h: (a if isinstance(a, str) else a[0]) for h, a in
+                        service.extra_hosts.items()} or None,
+        "dns": service.dns or None,
+        "dns_search": service.dns_search or None,
+        "dns_opt": service.dns_opt or None,
+        "mem_limit": service.mem_limit or (limits.memory if limits else None),
+        "mem_reservation": service.mem_reservation or (
+            reservations.memory if reservations else None),
+        "memswap_limit": service.memswap_limit,
+        "mem_swappiness": service.mem_swappiness,
+        "nano_cpus": int(cpus * NANOSECONDS) if cpus else None,
+        "cpu_shares": service.cpu_shares,
+        "cpu_quota": service.cpu_quota,
+        "cpu_period": service.cpu_period,
+        "cpuset_cpus": service.cpuset,
+        "pids_limit": service.pids_limit or (limits.pids if limits else None),
+        "oom_score_adj": service.oom_score_adj,
+        "oom_kill_disable": service.oom_kill_disable,
+        "read_only": service.read_only or None,
+        "group_add": [str(g) for g in service.group_add] or None,
+        "volumes_from": [object_name(run_id, v.split(":")[0]) + (
+            ":" + v.split(":")[1] if ":" in v else "") for v in service.volumes_from] or None,
+        "ipc_mode": service.ipc if service.ipc in ("private", "shareable") else (
+            "host" if service.ipc == "host" and project.allow_host_access else None),
+        "pid_mode": "host" if service.pid == "host" and project.allow_host_access else None,
+        "userns_mode": "host" if service.userns_mode == "host" and project.allow_host_access
+        else None,
+        "uts_mode": "host" if service.uts == "host" and project.allow_host_access else None,
+        "cgroupns": service.cgroup if service.cgroup == "private" or project.allow_host_access
+        else None,
+        "cgroup_parent": service.cgroup_parent if project.allow_host_access else None,
+        "privileged": service.privileged and project.allow_host_access or None,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _container_options(service: Service) -> dict[str, Any]:
+    healthcheck = None
+    if service.healthcheck is not None:
+        check = service.healthcheck
+        healthcheck = {"test": ["NONE"]} if check.disabled else {
+            "test": check.test, "interval": int(check.interval * NANOSECONDS),
+            "timeout": int(check.timeout * NANOSECONDS), "retries": check.retries,
+            "start_period": int(check.start_period * NANOSECONDS)}
+    options: dict[str, Any] = {
+        "command": service.command,
+        "entrypoint": service.entrypoint,
+        "hostname": service.hostname,
+        "domainname": service.domainname,
+        "user": service.user,
+        "working_dir": service.working_dir,
+        "stop_signal": service.stop_signal,
+        "tty": service.tty or None,
+        "stdin_open": service.stdin_open or None,
+        "mac_address": service.mac_address,
+        "healthcheck": healthcheck,
+    }
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def create_network(client: docker.DockerClient, name: str, run_labels: dict[str, str],
-                   *, internal: bool = False) -> Network:
+                   *, internal: bool = False, enable_ipv6: bool = False,
+                   ipam: Ipam | None = None) -> Network:
+    pools = [IPAMPool(subnet=p.subnet, iprange=p.ip_range, gateway=p.gateway,
+                      aux_addresses=p.aux_addresses or None)
+             for p in (ipam.config if ipam else [])]
     try:
         return client.networks.create(name, driver="bridge", labels=run_labels,
-                                      internal=internal, check_duplicate=True)
+                                      internal=internal, enable_ipv6=enable_ipv6,
+                                      ipam=IPAMConfig(pool_configs=pools) if pools else None,
+                                      check_duplicate=True)
     except DockerException as e:
         raise EngineError(f"creating network {name} failed: {e}") from e
 
 
-def create_volume(client: docker.DockerClient, name: str, run_labels: dict[str, str]) -> Volume:
+def create_volume(client: docker.DockerClient, name: str, run_labels: dict[str, str],
+                  *, driver_opts: dict[str, str] | None = None) -> Volume:
     try:
-        return client.volumes.create(name, labels=run_labels)
+        return client.volumes.create(name, labels=run_labels, driver_opts=driver_opts or None)
     except DockerException as e:
         raise EngineError(f"creating volume {name} failed: {e}") from e
 
@@ -129,26 +315,31 @@ def create_container(client: docker.DockerClient, plan: ContainerPlan) -> Contai
         # As docker does for a missing bind source: a folder (a file is used as it is).
         if not source.exists():
             source.mkdir(parents=True, exist_ok=True)
-    first_network, first_aliases = plan.networks[0]
-    networking = client.api.create_networking_config(
-        {first_network: client.api.create_endpoint_config(aliases=first_aliases or None)})
+    for path, content in plan.files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        path.chmod(0o444)  # read by the container's user, whoever it is
+    networking = None
+    network_mode = "none"
+    if plan.networks:
+        network_mode, aliases, endpoint = plan.networks[0]
+        networking = client.api.create_networking_config(
+            {network_mode: client.api.create_endpoint_config(aliases=aliases or None, **endpoint)})
+    ports = [(int(k.split("/")[0]), k.split("/")[1]) for k in plan.ports]
+    ports += [(int(k.split("/")[0]), k.split("/")[1]) for k in plan.exposed
+              if k not in plan.ports and k.split("/")[0].isdigit()]
     try:
         # The low-level call: containers.run would try to pull a missing image.
         host_config = client.api.create_host_config(
             port_bindings=plan.ports or None, mounts=plan.mounts or None,
-            cap_add=plan.cap_add or None, cap_drop=plan.cap_drop or None,
-            devices=plan.devices or None, device_cgroup_rules=plan.device_cgroup_rules or None,
-            security_opt=plan.security_opt or None, network_mode=first_network)
+            network_mode=network_mode, **plan.host_options)
         created = client.api.create_container(
-            plan.image, command=plan.command, entrypoint=plan.entrypoint, name=plan.name,
-            hostname=plan.hostname, environment=plan.environment, labels=plan.labels,
-            ports=[(int(k.split('/')[0]), k.split('/')[1]) for k in plan.ports] or None,
-            host_config=host_config,
-            networking_config=networking, healthcheck=plan.healthcheck,
-            stop_timeout=int(plan.stop_grace_period), detach=True)
+            plan.image, name=plan.name, environment=plan.environment, labels=plan.labels,
+            ports=ports or None, host_config=host_config, networking_config=networking,
+            stop_timeout=int(plan.stop_grace_period), detach=True, **plan.container_options)
         container = client.containers.get(created["Id"])
-        for network, aliases in plan.networks[1:]:
-            client.networks.get(network).connect(container, aliases=aliases or None)
+        for network, aliases, endpoint in plan.networks[1:]:
+            client.networks.get(network).connect(container, aliases=aliases or None, **endpoint)
         return container
     except DockerException as e:
         raise EngineError(f"creating container {plan.name} for service {plan.service} failed: {e}"

@@ -49,7 +49,8 @@ class Topology:
 
     @classmethod
     def of(cls, project: ComposeProject, drives: int | None) -> Topology:
-        sites = sorted({s.labels[SITE] for s in project.spec.services.values() if SITE in s.labels})
+        sites = sorted({site for s in project.spec.services.values()
+                        if (site := s.labels.get(SITE) or (s.harness.site if s.harness else None))})
         counts = {}
         for name, service in project.spec.services.items():
             declared = service.environment.get("DRIVES")
@@ -65,12 +66,20 @@ class LoadedScenario:
 
     path: Path
     scenario: Scenario
-    compose_file: Path
+    compose_files: tuple[Path, ...]
     topology: Topology
     document: YamlDocument
+    #: `stack.env_file`, absolute; None: the `.env` beside the first compose file.
+    env_files: tuple[Path, ...] | None = None
+
+    @property
+    def compose_file(self) -> Path:
+        """The first compose file: the project's own."""
+        return self.compose_files[0]
 
 
 def compose_path(path: Path, compose: str) -> Path:
+    """A file named in scenario `path`, made absolute (relative names are from its folder)."""
     given = Path(compose)
     return given if given.is_absolute() else (path.parent / given).resolve()
 
@@ -86,21 +95,27 @@ def load_scenario(path: Path, *, interactive: bool = False) -> LoadedScenario:
     except ValidationError as e:
         raise InputError(in_file_order(problems_from(e, document, Scenario))) from None
     problems: list[Problem] = []
-    compose_file = compose_path(path, scenario.stack.compose)
+    stack = scenario.stack
+    compose_files = tuple(compose_path(path, f) for f in stack.compose_files)
+    env_files = None if stack.env_file is None else tuple(compose_path(path, f)
+                                                           for f in stack.env_file)
     topology = Topology((), ())
     try:
-        project = load_compose(compose_file, _check_variables(scenario))
+        project = load_compose(compose_files, _check_variables(scenario), env_files,
+                               profiles=stack.profiles,
+                               allow_host_access=stack.allow_host_access)
         topology = Topology.of(project, scenario.stack.drives)
     except InputError as e:
+        named = ", ".join(str(f) for f in compose_files)
         problems.append(document.problem(("stack", "compose"),
-                                         f"the compose file {compose_file} does not load: "
+                                         f"the compose file {named} does not load: "
                                          + (str(e.problems[0]) if e.problems else str(e))))
     if topology.services:
         problems += _semantic_problems(scenario, document, topology, interactive)
     problems += _load_problems(scenario, document)
     if problems:
         raise InputError(in_file_order(problems))
-    return LoadedScenario(path, scenario, compose_file, topology, document)
+    return LoadedScenario(path, scenario, compose_files, topology, document, env_files)
 
 
 def _check_variables(scenario: Scenario) -> dict[str, str]:

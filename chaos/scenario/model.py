@@ -29,19 +29,37 @@ class Strict(BaseModel):
 class StackSpec(Strict):
     """Which stack, and what to change in it."""
 
-    #: A compose file, relative to the scenario file (or absolute). Not given: the
-    #: harness's own compose/hosting.yml, wherever the scenario file lives.
-    compose: str = str(BUNDLED_COMPOSE)
+    #: A compose file, or several merged in order (`-f a.yml -f b.yml`), relative to the
+    #: scenario file (or absolute). Not given: the harness's own compose/hosting.yml.
+    compose: str | list[str] = str(BUNDLED_COMPOSE)
+    #: Files of compose variables instead of the `.env` beside the (first) compose file.
+    env_file: list[str] | None = None
+    #: Compose profiles to enable (services with `profiles:` start only in one of them).
+    profiles: list[str] = Field(default_factory=list)
+    #: Allow what reaches into the host (Docker socket, `/`, host namespaces); recorded.
+    allow_host_access: bool = False
     drives: Annotated[int, Field(ge=2, le=16)] | None = None
     #: Compose variables (DRILL_PROMOTE_AFTER, DRILL_BACKUP_INTERVAL, ...).
     settings: dict[str, str | int | float] = Field(default_factory=dict)
 
-    @field_validator("compose")
+    @field_validator("compose", "env_file", mode="before")
     @classmethod
-    def _a_path(cls, value: str) -> str:
-        if "\0" in value:
-            raise ValueError("a path cannot contain a NUL character")
+    def _paths(cls, value: Any) -> Any:
+        if isinstance(value, list) and not value:
+            raise ValueError("give at least one file")
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and "\0" in item:
+                raise ValueError("a path cannot contain a NUL character")
         return value
+
+    @field_validator("env_file", mode="before")
+    @classmethod
+    def _one_env_file(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def compose_files(self) -> list[str]:
+        return [self.compose] if isinstance(self.compose, str) else list(self.compose)
 
 
 class LoadSpec(Strict):

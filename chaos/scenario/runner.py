@@ -166,8 +166,10 @@ class DrillRunner:
             variables = {k: str(v) for k, v in stack.settings.items()}
             if stack.drives:
                 variables["DRILL_DRIVES"] = str(stack.drives)
-            self.state = lifecycle.up(lifecycle.UpOptions(compose_file=self.loaded.compose_file,
-                                                          variables=variables), self.progress)
+            self.state = lifecycle.up(lifecycle.UpOptions(
+                compose_files=self.loaded.compose_files, variables=variables,
+                env_files=self.loaded.env_files, profiles=tuple(stack.profiles),
+                allow_host_access=stack.allow_host_access), self.progress)
             if self.options.keep:
                 self.state.stays_up = True
                 store.save(self.state)
@@ -175,6 +177,8 @@ class DrillRunner:
         self.ctx = FaultContext(client, self.state.run_id, store.run_dir(self.state.run_id))
         self.result.environment = describe(client)
         self.result.stack = {"compose_file": str(self.loaded.compose_file),
+                             "compose_files": [str(f) for f in self.loaded.compose_files],
+                             "allow_host_access": self.scenario.stack.allow_host_access,
                              "edge_url": self.state.edge_url,
                              "services": stack_services(client, self.state.run_id)}
         if not self.state.edge_url:

@@ -9,6 +9,7 @@ import pytest
 from chaos.engine.compose import load_compose
 from chaos.engine.compose_model import parse_duration
 from chaos.engine.interpolation import InterpolationError, Interpolator, interpolate
+from chaos.engine.objects import plan_container
 from chaos.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,7 @@ def test_bundled_stack_loads_with_the_expected_topology() -> None:
 def test_variables_from_the_caller_override_defaults() -> None:
     project = load_compose(HOSTING, {**RUN_VARS, "DRILL_DRIVES": "5", "DRILL_EDGE_PORT": "18080"})
     assert project.service("server-b").environment["DRIVES"] == "5"
-    assert project.service("edge").ports[0].published == 18080
+    assert project.service("edge").ports[0].published == "18080"
 
 
 def test_unknown_key_names_file_line_service_and_suggestion(tmp_path: Path) -> None:
@@ -135,21 +136,31 @@ networks:
     assert any("'cache' has no healthcheck" in p for p in problems)
 
 
-def test_published_ports_must_bind_loopback(tmp_path: Path) -> None:
-    (problem,) = problems_of(write(tmp_path, MINIMAL.replace("127.0.0.1::80", "0.0.0.0:8080:80")))
-    assert "services.web.ports[0].host_ip" in problem and "loopback" in problem
+def test_a_port_open_to_the_network_needs_host_access(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("127.0.0.1::80", "0.0.0.0:8080:80"))
+    (problem,) = problems_of(path)
+    assert f"{path}:5:13: services.web.ports[0]: publishes port 80 on 0.0.0.0, open to the " \
+           "network (refused: it reaches into the host; --allow-host-access allows it)" == problem
+    project = load_compose(path, {}, allow_host_access=True)
+    assert plan_container(project, "web", "r1", "nginx", "/s", Path("/run")).ports == {
+        "80/tcp": [("0.0.0.0", "8080")]}
 
 
-def test_port_without_host_ip_binds_loopback(tmp_path: Path) -> None:
-    project = load_compose(write(tmp_path, MINIMAL.replace("127.0.0.1::80", "8080:80")), {})
-    port = project.service("web").ports[0]
-    assert (port.host_ip, port.published, port.target) == ("127.0.0.1", 8080, 80)
+def test_port_without_host_ip_binds_loopback_and_says_so(tmp_path: Path) -> None:
+    project = load_compose(write(tmp_path, MINIMAL.replace('"127.0.0.1::80"', '"8080:80", 443')),
+                           {})
+    assert plan_container(project, "web", "r1", "nginx", "/s", Path("/run")).ports == {
+        "80/tcp": [("127.0.0.1", "8080")], "443/tcp": [("127.0.0.1", None)]}
+    assert any("services.web.ports: published on 127.0.0.1 only (the harness's default: a "
+               "drill does not open ports to the network): 8080:80, 443" in n
+               for n in project.notes)
 
 
 def test_privileged_is_refused_with_the_alternative(tmp_path: Path) -> None:
     (problem,) = problems_of(write(tmp_path, MINIMAL.replace("    image: nginx\n",
                                                              "    image: nginx\n    privileged: true\n")))
-    assert "'privileged' is not supported" in problem and "cap_add" in problem
+    assert "services.web.privileged: privileged gives the container every device" in problem
+    assert "grant cap_add" in problem and "--allow-host-access allows it" in problem
 
 
 def test_missing_image_and_build(tmp_path: Path) -> None:

@@ -464,11 +464,11 @@ SCENARIO_FILES: list[tuple[str, str, str]] = [
 
 #: Compose files whose YAML is fine but whose values are not. (id, file text, phrase).
 COMPOSE_FILES: list[tuple[str, str, str]] = [
-    ("privileged", SERVICE + "    privileged: true\n", "privileged containers are not allowed"),
-    ("network-mode-host", SERVICE + "    network_mode: host\n", "not supported"),
-    ("pid-host", SERVICE + "    pid: host\n", "not supported"),
-    ("port-on-every-address", SERVICE + '    ports: ["0.0.0.0:8080:80"]\n', "loopback"),
-    ("port-on-every-ipv6-address", SERVICE + "    ports: [{target: 80, host_ip: '::'}]\n", "loopback"),
+    ("privileged", SERVICE + "    privileged: true\n", "every device and capability of the host"),
+    ("network-mode-host", SERVICE + "    network_mode: host\n", "uses the host's network"),
+    ("pid-host", SERVICE + "    pid: host\n", "shares the host's process table"),
+    ("port-on-every-address", SERVICE + '    ports: ["0.0.0.0:8080:80"]\n', "on 0.0.0.0, open to"),
+    ("port-on-every-ipv6-address", SERVICE + "    ports: [{target: 80, host_ip: '::'}]\n", "on ::, open"),
     ("port-on-a-name", SERVICE + "    ports: [{target: 80, host_ip: localhost}]\n", "not an IP address"),
     ("port-10**100", SERVICE + f"    ports: [{10**100}]\n", "less than or equal to 65535"),
     ("published-10**100", SERVICE + f'    ports: ["127.0.0.1:{10**100}:80"]\n', "65535"),
