@@ -11,7 +11,6 @@ from chaos.engine.compose_model import known_keys, model_at
 from chaos.errors import Problem
 from chaos.yamlsource import YamlDocument, did_you_mean
 
-
 #: Above this many valid keys, a suggestion is shown alone (a service has over 90 keys).
 MAX_LISTED_KEYS = 30
 

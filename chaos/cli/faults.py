@@ -94,9 +94,8 @@ def _list_targets(compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
                    f"{SITE}) to power off, isolate or shut down a whole site")
     for name in topology.services:
         service = project.service(name)
-        site: str | None = service.labels.get(SITE) or (
-            service.harness.site if service.harness else None)
-        where = f" (site {site})" if site else ""
+        stands = service.labels.get(SITE) or (service.harness.site if service.harness else None)
+        where = f" (site {stands})" if stands else ""
         click.echo(f"  service {name:<12}{where}  ({on_site}: a site target names a service too)")
     for server, count in topology.drives.items():
         click.echo(f"  drives {server}/disk1..disk{count}  ({on_drive}; server faults on {server})")

@@ -4,7 +4,7 @@ Mappings merge key by key; lists are appended; the exceptions are those of
 the compose specification: `command`, `entrypoint` and `healthcheck.test`
 are replaced whole, and ports, volumes, devices, secrets and configs are
 merged by the resource they name (a later entry for the same container path
-replaces the earlier one).  `extends` uses the same rules, the service that
+replaces the earlier one whole).  `extends` uses the same rules, the service that
 extends playing the later file.
 """
 
@@ -93,8 +93,8 @@ def _merge_keyed(base: list[Any], later: list[Any], key: Callable[[Any], Any]) -
         if found is None:
             index_of[key(item)] = len(out)
             out.add(item, place)
-        else:
-            out[found] = merge_mappings(out[found], item)
+        else:  # the same resource: the later entry replaces it whole
+            out[found] = item
             out.places[found] = place
     return out
 

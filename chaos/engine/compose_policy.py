@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from chaos.engine.compose_model import ComposeSpec, Port, Service
 from chaos.engine.located import LocatedData
 from chaos.errors import Problem
+from chaos.validation import in_file_order
 
 #: Records a note or a refusal at a path of the project.
 Say = Callable[[tuple[str | int, ...], str], None]
@@ -87,8 +88,10 @@ def review(spec: ComposeSpec, located: LocatedData, *, allow_host_access: bool) 
     """Notes and refusals for every key `spec` uses."""
     found = Review()
 
+    noted: list[Problem] = []
+
     def note(path: tuple[str | int, ...], text: str) -> None:
-        found.notes.append(str(located.problem(path, text)))
+        noted.append(located.problem(path, text))
 
     def refuse(path: tuple[str | int, ...], text: str) -> None:
         found.refused.append(located.problem(path, text))
@@ -153,6 +156,7 @@ def review(spec: ComposeSpec, located: LocatedData, *, allow_host_access: bool) 
                     host((*where, "file"), f"mounts {spec_file.file}: {why}")
     if spec.models:
         refuse(("models",), "models need Docker Model Runner, which a drill does not have")
+    found.notes = [str(p) for p in in_file_order(noted)]
     return found
 
 
