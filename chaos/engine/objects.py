@@ -168,7 +168,8 @@ def _networks(project: ComposeProject, service_name: str, run_id: str
                     if target == service_name and alias]
     networks = []
     for network, attached in service.networks.items():
-        aliases = list(attached.aliases) + link_aliases
+        # As compose: every service answers to its own name on each of its networks.
+        aliases = [service_name, *attached.aliases, *link_aliases]
         if service.container_name:
             aliases.append(service.container_name)
         endpoint: dict[str, Any] = {}

@@ -239,7 +239,7 @@ def test_a_service_becomes_docker_arguments(tmp_path: Path) -> None:
     api = plan(project, "api", tmp_path / "run")
     host = api.host_options
     assert api.name == "drill-r1-api"  # not shop-api: two runs at once must not collide
-    assert api.networks == [("drill-r1-back", ["api.internal", "backend", "shop-api"], {})]
+    assert api.networks == [("drill-r1-back", ["api", "api.internal", "backend", "shop-api"], {})]
     assert host["restart_policy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert host["init"] is True and host["read_only"] is True
     assert host["shm_size"] == 64 * 1024**2
