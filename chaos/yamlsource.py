@@ -209,6 +209,39 @@ class _BoundedLoader(yaml.SafeLoader):
 _BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
 
 
+class Reset:
+    """Compose's `!reset`: in a later file, removes what an earlier one set."""
+
+    def __repr__(self) -> str:
+        return "!reset"
+
+
+RESET = Reset()
+
+
+@dataclass(frozen=True)
+class Override:
+    """Compose's `!override VALUE`: in a later file, replaces instead of merging."""
+
+    value: Any
+
+
+def _construct_reset(loader: _BoundedLoader, node: yaml.Node) -> Reset:
+    return RESET
+
+
+def _construct_override(loader: _BoundedLoader, node: yaml.Node) -> Override:
+    if isinstance(node, yaml.MappingNode):
+        return Override(loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return Override(loader.construct_sequence(node, deep=True))
+    return Override(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_BoundedLoader.add_constructor("!reset", _construct_reset)
+_BoundedLoader.add_constructor("!override", _construct_override)
+
+
 def _short(node: yaml.Node) -> str:
     if not isinstance(node, yaml.ScalarNode):
         return "a mapping" if isinstance(node, yaml.MappingNode) else "a sequence"

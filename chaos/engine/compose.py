@@ -24,10 +24,20 @@ from chaos.engine.compose_model import ComposeSpec, Service
 from chaos.engine.compose_normalize import normalise_top
 from chaos.engine.dotenv import read_env_file
 from chaos.engine.interpolation import InterpolationError, Interpolator
-from chaos.engine.located import LDict, LList, LocatedData, Place, as_ldict, from_document, place_of, plain
+from chaos.engine.located import (
+    LDict,
+    LList,
+    LocatedData,
+    Place,
+    as_ldict,
+    from_document,
+    place_of,
+    plain,
+    untagged,
+)
 from chaos.errors import InputError, Problem
 from chaos.validation import in_file_order, problems_from
-from chaos.yamlsource import did_you_mean, load_yaml
+from chaos.yamlsource import Override, did_you_mean, load_yaml
 
 #: Sections whose entries an included file adds to the project.
 RESOURCES = ("services", "networks", "volumes", "secrets", "configs")
@@ -106,6 +116,7 @@ def load_compose(paths: Path | Sequence[Path], variables: Mapping[str, str],
             merged = data if merged is None else merge_files(merged, data)
     if merged is None or loading.problems:
         raise InputError(in_file_order(loading.problems))
+    merged = untagged(merged)
     located = LocatedData(merged, (str(files[0]), 1, 1))
     active = _active_profiles(profiles, variables)
     disabled = _apply_profiles(located, active, loading)
@@ -187,6 +198,8 @@ def _interpolate(value: Any, path: tuple[str | int, ...], variables: Mapping[str
     if isinstance(value, LList):
         return LList([_interpolate(item, (*path, i), variables, located, loading)
                       for i, item in enumerate(value)], value.places)
+    if isinstance(value, Override):
+        return Override(_interpolate(value.value, path, variables, located, loading))
     return value
 
 
@@ -308,8 +321,8 @@ def _extended(services: LDict, name: str, path: Path, located: LocatedData, load
         return service.without("extends")
     base = as_ldict(base)
     # As documented for compose: dependencies are never inherited, only stated locally.
-    return merge_service(base.without("extends", "depends_on", "volumes_from"),
-                         service.without("extends"))
+    return untagged(merge_service(base.without("extends", "depends_on", "volumes_from"),
+                                  service.without("extends")))
 
 
 def _read_extended_file(path: Path, loading: _Loading) -> LDict:

@@ -5,7 +5,8 @@ the compose specification: `command`, `entrypoint` and `healthcheck.test`
 are replaced whole, and ports, volumes, devices, secrets and configs are
 merged by the resource they name (a later entry for the same container path
 replaces the earlier one whole).  `extends` uses the same rules, the service that
-extends playing the later file.
+extends playing the later file.  In a later file, `!reset` removes a value
+and `!override` replaces one whole, as compose's tags do.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos.engine.located import LDict, LList, place_of
+from chaos.yamlsource import Override, Reset
 
 #: Replaced whole by a later value.
 REPLACED = {"command", "entrypoint"}
@@ -73,7 +75,10 @@ def merge_mappings(base: Any, later: Any) -> Any:
         out = _as_ldict(base)
         for key, value in later.items():
             place = place_of(later, key) if isinstance(later, LDict) else None
-            out.put(key, merge_mappings(out[key], value) if key in out else value, place)
+            if isinstance(value, (Reset, Override)):
+                _tagged(out, key, value, place)
+            else:
+                out.put(key, merge_mappings(out[key], value) if key in out else value, place)
         return out
     if isinstance(base, list) and isinstance(later, list):
         out_list = _as_llist(base)
@@ -82,6 +87,15 @@ def merge_mappings(base: Any, later: Any) -> Any:
                 out_list.add(item, place_of(later, index) if isinstance(later, LList) else None)
         return out_list
     return later
+
+
+def _tagged(out: LDict, key: Any, value: Reset | Override, place: Any) -> None:
+    """`!reset` removes the earlier value; `!override` replaces it instead of merging."""
+    if isinstance(value, Reset):
+        out.pop(key, None)
+        out.places.pop(key, None)
+    else:
+        out.put(key, value, place)  # unwrapped once every file is merged
 
 
 def _merge_keyed(base: list[Any], later: list[Any], key: Callable[[Any], Any]) -> LList:
@@ -104,12 +118,17 @@ def merge_files(base: LDict, later: LDict) -> LDict:
     out = base.copy()
     for key, value in later.items():
         place = later.places.get(key)
-        if key == "services" and isinstance(out.get(key), dict) and isinstance(value, dict):
+        if isinstance(value, (Reset, Override)):
+            _tagged(out, key, value, place)
+        elif key == "services" and isinstance(out.get(key), dict) and isinstance(value, dict):
             services = _as_ldict(out[key])
             for name, service in value.items():
                 service_place = place_of(value, name) if isinstance(value, LDict) else None
-                services.put(name, merge_service(services[name], service)
-                             if name in services else service, service_place)
+                if isinstance(service, Reset):
+                    services.pop(name, None)
+                else:
+                    services.put(name, merge_service(services[name], service)
+                                 if name in services else service, service_place)
             out.put(key, services, place)
         elif key in out:
             out.put(key, merge_mappings(out[key], value), place)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic_core import PydanticCustomError
 
 from chaos.engine.located import LDict, LList, Place, place_of
+from chaos.yamlsource import Override
 
 #: Keys whose value is `{K: V}` or `["K=V", ...]` (`extra_hosts` also takes `host:ip`).
 MAPPINGS = ("environment", "labels", "annotations", "sysctls", "extra_hosts")
@@ -229,6 +230,17 @@ def normalise_service(service: Any, base: Path) -> Any:
     if not isinstance(service, dict):
         return service
     out = service.copy() if isinstance(service, LDict) else LDict(service.items())
+    # `!override VALUE` is normalised as VALUE, and stays marked for the merge.
+    overridden = [key for key, value in out.items() if isinstance(value, Override)]
+    for key in overridden:
+        out[key] = out[key].value
+    out = _normalised(out, base)
+    for key in overridden:
+        out[key] = Override(out[key])
+    return out
+
+
+def _normalised(out: LDict, base: Path) -> LDict:
     for key in STRING_LISTS:
         if isinstance(out.get(key), str):
             out[key] = LList([out[key]], [out.places.get(key)])

@@ -187,7 +187,9 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
         try:
             for name, future in futures.items():
                 if wait_healthy(future.result(), deadline, cancel, done_is_fine=True):
-                    progress.info(f"   {name} is healthy")
+                    check = project.service(name).healthcheck
+                    healthy = check is not None and not check.disabled
+                    progress.info(f"   {name} is {'healthy' if healthy else 'running'}")
                 else:
                     progress.info(f"   {name} ran and exited 0")
         except BaseException:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaos.errors import Problem
-from chaos.yamlsource import YamlDocument, YamlPath, format_path
+from chaos.yamlsource import Override, Reset, YamlDocument, YamlPath, format_path
 
 #: (file, line, column); line and column are None when not known.
 Place = tuple[str, int | None, int | None]
@@ -75,6 +75,8 @@ def from_document(document: YamlDocument) -> Any:
     root: Place = (document.file, *document.where(()))
 
     def wrap(value: Any, path: YamlPath, here: Place) -> Any:
+        if isinstance(value, Override):
+            return Override(wrap(value.value, path, here))
         if isinstance(value, dict):
             out = LDict()
             for key, item in value.items():
@@ -99,6 +101,24 @@ def _place(document: YamlDocument, path: YamlPath, parent: Place) -> Place:
         line, column = document.positions[path]
         return (document.file, line, column)
     return parent
+
+
+def untagged(value: Any) -> Any:
+    """Merging done: `!override` values unwrapped, keys set to `!reset` removed."""
+    if isinstance(value, Override):
+        return untagged(value.value)
+    if isinstance(value, dict):
+        out = LDict()
+        for key, item in value.items():
+            if not isinstance(item, Reset):
+                out.put(key, untagged(item), place_of(value, key))
+        return out
+    if isinstance(value, list):
+        return LList([untagged(v) for v in value if not isinstance(v, Reset)],
+                     [p for v, p in zip(value, value.places if isinstance(value, LList)
+                                        else [None] * len(value), strict=True)
+                      if not isinstance(v, Reset)])
+    return value
 
 
 def plain(value: Any) -> Any:

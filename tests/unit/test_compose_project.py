@@ -370,3 +370,19 @@ services:
     assert project.order == ("migrate", "web")
     assert project.service("web").depends_on["migrate"].condition == \
         "service_completed_successfully"
+
+
+def test_reset_and_override_tags_in_a_later_file(tmp_path: Path) -> None:
+    later = write(tmp_path, "later.yml", """\
+services:
+  web:
+    ports: !override ["7070:70"]
+    environment: !reset null
+    labels: !reset {}
+    volumes: !override
+      - ./one:/one
+""")
+    web = load_compose([write(tmp_path, "compose.yml", BASE), later], {}).service("web")
+    assert [(p.published, p.target) for p in web.ports] == [("7070", 70)]
+    assert web.environment == {} and web.labels == {}
+    assert [(m.source, m.target) for m in web.volumes] == [(str(tmp_path / "one"), "/one")]
