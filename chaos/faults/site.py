@@ -98,39 +98,64 @@ class Pause(_SiteFault):
 
 class Isolate(_SiteFault):
     name = "isolate"
-    summary = "the site cut off from the wan network while it keeps running (rollback: reconnect)"
+    summary = ("the site cut off from the wan network (a stack without one: from every network "
+               "it shares with other sites) while it keeps running (rollback: reconnect)")
 
     def _saved(self, ctx: FaultContext, container: Container) -> Path:
         return ctx.run_dir / "isolated" / f"{_names([container])[0]}.json"
 
+    def _links(self, ctx: FaultContext, containers: list[Container]) -> set[str]:
+        """The networks that join the target to the rest of the stack.
+
+        The bundled stack names one: `wan`. On another stack, every network on
+        which a container outside the target is attached.
+        """
+        wan = objects.object_name(ctx.run_id, WAN)
+        inside = {c.id for c in containers}
+        everyone = objects.find_containers(ctx.client, ctx.run_id)
+        if any(wan in objects.networks_of(c) for c in everyone):
+            return {wan}
+        return {network for c in everyone if c.id not in inside
+                for network in objects.networks_of(c)}
+
     def inject(self, ctx: FaultContext, target: str) -> Injection:
         containers = self._containers(ctx, target)
         injection = self.begin(target)
-        wan = objects.object_name(ctx.run_id, WAN)
+        links = self._links(ctx, containers)
         cut = []
         for container in containers:
             attached = objects.networks_of(container)
-            if wan in attached:
+            leaving = sorted(links & set(attached))
+            if leaving:
                 saved = self._saved(ctx, container)
                 saved.parent.mkdir(parents=True, exist_ok=True)
-                saved.write_text(json.dumps({"network": wan, "aliases": attached[wan]}))
-                objects.disconnect(ctx.client, wan, container)
+                saved.write_text(json.dumps({"networks": [
+                    {"network": n, "aliases": attached[n]} for n in leaving]}))
+                for network in leaving:
+                    objects.disconnect(ctx.client, network, container)
                 cut.append(container)
-        if cut and all(wan not in objects.networks_of(c) for c in cut):
+        if cut and all(not links & set(objects.networks_of(c)) for c in cut):
             injection.confirmed = True
             injection.effective_at = time.time()
-            injection.evidence = f"cut off {WAN}: {', '.join(_names(cut))}"
+            short = sorted(n.removeprefix(objects.object_name(ctx.run_id, "")) for n in links)
+            injection.evidence = f"cut off {', '.join(short)}: {', '.join(_names(cut))}"
         else:
-            injection.evidence = f"nothing of {target} was on {WAN}: not confirmed"
+            injection.evidence = (f"nothing of {target} shares a network with the rest of the "
+                                  "stack: not confirmed")
         injection.affected = _names(cut)
         return injection
 
     def rollback(self, ctx: FaultContext, target: str) -> None:
-        """Reconnect: each machine rejoins wan with the aliases it had."""
+        """Reconnect: each machine rejoins the networks it left, with the aliases it had."""
         for container in self._containers(ctx, target):
             saved = self._saved(ctx, container)
             if saved.exists():
                 record = json.loads(saved.read_text())
-                if record["network"] not in objects.networks_of(container):
-                    objects.connect(ctx.client, record["network"], container, record["aliases"])
+                # A record of an older harness names one network.
+                entries = record.get("networks") or [record]
+                attached = objects.networks_of(container)
+                for entry in entries:
+                    if entry["network"] not in attached:
+                        objects.connect(ctx.client, entry["network"], container,
+                                        entry["aliases"])
                 saved.unlink()

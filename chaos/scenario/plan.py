@@ -81,7 +81,7 @@ def render_plan(scenario: Scenario, time_scale: float, up_at: float | None = Non
     load = scenario.load
     steady = load.steady_state * time_scale
     lines = [f"scenario {scenario.name}: {scenario.summary}",
-             f"  stack: {scenario.stack.compose}"
+             f"  stack: {' + '.join(scenario.stack.compose_files)}"
              + (f", {scenario.stack.drives} drives per server" if scenario.stack.drives else "")
              + "".join(f", {k}={v}" for k, v in scenario.stack.settings.items()),
              f"  load: {load.users} users for {format_duration(load.duration * time_scale)}"

@@ -8,6 +8,7 @@ one of its services under load is measured; `drill down` leaves nothing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,20 @@ SCENARIO = ROOT / "tests" / "scenarios" / "shop-power-off.yaml"
 def containers(engine: docker.DockerClient, run_id: str) -> dict[str, docker.models.containers.Container]:
     found = engine.containers.list(all=True, filters={"label": f"{labels.RUN}={run_id}"})
     return {c.labels[labels.SERVICE]: c for c in found}
+
+
+def serves(url: str, within: float = 0.0) -> bool:
+    """Whether `url` answers 200 (now, or within `within` seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            if requests.get(url, timeout=3).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
 
 
 def test_a_users_stack_comes_up_as_its_compose_file_says(engine: docker.DockerClient,
@@ -75,6 +90,14 @@ def test_a_users_stack_comes_up_as_its_compose_file_says(engine: docker.DockerCl
         assert image.labels["org.opencontainers.image.title"] == "shop-api"
         volumes = engine.volumes.list(filters={"label": f"{labels.RUN}={run_id}"})
         assert [v.name for v in volumes] == [f"drill-{run_id}-data"]
+        # The site its x-chaos-harness names is a target of the site faults.
+        for fault, evidence in (("power-off", "powered off"), ("isolate", "cut off default")):
+            hit = drill.run("inject", fault, "dc-a", "--run", run_id)
+            what, _, names = hit.stdout.strip().rsplit("; ", 1)[-1].partition(": ")
+            assert (what, set(names.split(", "))) == (evidence, {"api", "web"}), hit.stdout
+            assert not serves(f"{edge}/")
+            drill.run("rollback", fault, "dc-a", "--run", run_id)
+            assert serves(f"{edge}/", within=30), f"{fault} rolled back, the shop did not serve"
     finally:
         drill.run("down", "--run", run_id)
     left = leftovers(engine, run_id, drill.state_root / "runs" / run_id)

@@ -59,3 +59,34 @@ def test_help_lists_the_verbs(tmp_path: Path) -> None:
     assert result.returncode == 0
     for verb in ("images", "up", "status", "down", "clean", "smoke"):
         assert verb in result.stdout
+
+
+def test_run_f_puts_every_scenario_on_that_compose_project(tmp_path: Path) -> None:
+    shop = ROOT / "tests" / "compose" / "shop" / "compose.yaml"
+    result = drill(tmp_path, "run", "tests/scenarios/minimal-power-off.yaml", "-f", str(shop),
+                   "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert f"  stack: {shop}\n" in result.stdout
+    wrong = drill(tmp_path, "run", "tests/scenarios/shop-power-off.yaml", "-f",
+                  "tests/compose/minimal.yml", "--dry-run")
+    assert wrong.returncode == 2
+    assert "steps[0].target: unknown site or service 'api'" in wrong.stderr
+
+
+def test_config_prints_what_the_harness_creates(tmp_path: Path) -> None:
+    import yaml
+
+    result = drill(tmp_path, "config", "-f", "tests/compose/shop/compose.yaml")
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("# note: ")]
+    assert any("services.web.container_name: container_name 'shop-web' becomes a network "
+               "alias" in n for n in notes)
+    assert any("services.web.ports: published on 127.0.0.1 only" in n for n in notes)
+    resolved = yaml.safe_load(result.stdout)
+    web, api = resolved["services"]["web"], resolved["services"]["api"]
+    assert web["networks"] == {"default": {"aliases": ["shop-web"]}}
+    assert web["ports"] == [{"target": 80, "host_ip": "127.0.0.1", "protocol": "tcp",
+                             "mode": "host"}]
+    assert api["environment"]["SHOP_NAME"] == "Corner Shop"  # from its env_file
+    assert api["environment"]["SHOP_GREETING"] == "Welcome to the shop"  # from .env
+    assert api["build"]["context"] == str(ROOT / "tests" / "compose" / "shop" / "api")
