@@ -129,7 +129,8 @@ def load_compose(paths: Path | Sequence[Path], variables: Mapping[str, str],
     loading.problems.extend(_topology_problems(spec, located, disabled))
     order: tuple[str, ...] = ()
     try:
-        graph = {name: set(s.depends_on) & set(spec.services) for name, s in spec.services.items()}
+        graph = {name: set(starts_after(s)) & set(spec.services)
+                 for name, s in spec.services.items()}
         order = tuple(TopologicalSorter(graph).static_order())
     except CycleError as e:
         cycle = " -> ".join(reversed(e.args[1]))
@@ -144,6 +145,15 @@ def load_compose(paths: Path | Sequence[Path], variables: Mapping[str, str],
                           notes=tuple(loading.notes + policy.notes), data=plain(merged),
                           disabled=disabled, allow_host_access=allow_host_access,
                           variables=variables)
+
+
+def starts_after(service: Service) -> dict[str, str]:
+    """The services `service` waits for, and how: its `depends_on`, and (started) the
+    services it takes volumes from or links to, as compose orders them."""
+    named = [*service.volumes_from, *service.links]
+    waits = {entry.split(":")[0]: "service_started" for entry in named}
+    waits.update({name: how.condition for name, how in service.depends_on.items()})
+    return waits
 
 
 def with_env_files(project_dir: Path, variables: Mapping[str, str],

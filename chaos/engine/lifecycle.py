@@ -22,10 +22,10 @@ from docker.models.containers import Container
 
 from chaos.engine import labels, loops, objects
 from chaos.engine.client import connect
-from chaos.engine.compose import ComposeProject, load_compose
+from chaos.engine.compose import ComposeProject, load_compose, starts_after
 from chaos.engine.images import ensure_images
 from chaos.engine.runstate import Phase, RunState, RunStore, new_run_id
-from chaos.errors import HarnessError, StackError
+from chaos.errors import HarnessError, InputError, StackError
 from chaos.progress import Progress
 
 DEFAULT_COMPOSE = Path(__file__).resolve().parents[2] / "compose" / "hosting.yml"
@@ -94,6 +94,7 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
     run_id, project = prepare(options, store)
     for note in project.notes:
         progress.info(f"note: {note}")
+    missing_files(project)
     client = client or connect(progress, log_dir=store.root / "engine")
     images = ensure_images(client, project, progress, work_dir=store.root / "build")
     state = store.create(run_id, project.file)
@@ -124,6 +125,22 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
             progress.info("removing everything this run made")
             teardown(client, store, run_id, progress)
         raise
+
+
+def missing_files(project: ComposeProject) -> None:
+    """InputError naming every secret or config file the services mount that is not there
+    (checked at `up`, not at load, as compose does: `config` must work without them)."""
+    missing = []
+    for name in project.order:
+        for kind in ("secrets", "configs"):
+            for ref in getattr(project.service(name), kind):
+                spec = getattr(project.spec, kind)[ref.source]
+                if spec.file and not Path(spec.file).exists():
+                    missing.append(f"services.{name}.{kind}: {kind[:-1]} '{ref.source}' reads "
+                                   f"{spec.file}, which does not exist")
+    if missing:
+        raise InputError(f"{project.file}: " + "; ".join(missing),
+                         hint="create the file, or point the secret at another with `file:`")
 
 
 def _create_shared_objects(client: docker.DockerClient, project: ComposeProject, state: RunState,
@@ -181,8 +198,8 @@ def _start_all(client: docker.DockerClient, project: ComposeProject,
     futures: dict[str, Future[Container]] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(plans)), thread_name_prefix="up") as pool:
         for name in project.order:
-            deps = {dep: (futures[dep], cond.condition)
-                    for dep, cond in project.service(name).depends_on.items() if dep in futures}
+            deps = {dep: (futures[dep], cond)
+                    for dep, cond in starts_after(project.service(name)).items() if dep in futures}
             futures[name] = pool.submit(bring_up, name, deps)
         try:
             for name, future in futures.items():

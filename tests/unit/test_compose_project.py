@@ -386,3 +386,35 @@ services:
     assert [(p.published, p.target) for p in web.ports] == [("7070", 70)]
     assert web.environment == {} and web.labels == {}
     assert [(m.source, m.target) for m in web.volumes] == [(str(tmp_path / "one"), "/one")]
+
+
+def test_volumes_from_and_links_start_first(tmp_path: Path) -> None:
+    project = load_compose(write(tmp_path, "compose.yml", """\
+services:
+  app:
+    image: x
+    volumes_from: [data:ro]
+    links: [db:database]
+  data: {image: x}
+  db: {image: x}
+"""), {})
+    assert project.order.index("app") > max(project.order.index("data"),
+                                            project.order.index("db"))
+    assert plan(project, "app").host_options["volumes_from"] == ["drill-r1-data:ro"]
+
+
+def test_a_missing_secret_file_is_said_at_up_not_at_load(tmp_path: Path) -> None:
+    from chaos.engine.lifecycle import missing_files
+
+    project = load_compose(write(tmp_path, "compose.yml", """\
+services:
+  app: {image: x, secrets: [token]}
+secrets:
+  token: {file: ./token.txt}
+"""), {})
+    with pytest.raises(InputError) as caught:
+        missing_files(project)
+    assert f"secret 'token' reads {tmp_path / 'token.txt'}, which does not exist" in \
+        caught.value.message
+    (tmp_path / "token.txt").write_text("s3cret")
+    missing_files(project)
