@@ -10,12 +10,14 @@ the keys above them, then from the environment given.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
 from chaos.engine.interpolation import InterpolationError, Interpolator
 from chaos.errors import InputError, Problem
 
+MAX_BYTES = 1024 * 1024
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 _ESCAPE = re.compile(r'\\([ntr"\\$])')
@@ -24,6 +26,13 @@ _ESCAPE = re.compile(r'\\([ntr"\\$])')
 def read_env_file(path: Path, environment: Mapping[str, str]) -> dict[str, str]:
     """The variables of `path`; raises InputError naming file and line for each bad one."""
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{path}: is a folder, not a file")
+        if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero never end
+            raise InputError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_BYTES:
+            raise InputError(f"{path}: over {MAX_BYTES} bytes, the limit for an env file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None

@@ -57,10 +57,10 @@ def test_every_bad_line_is_named(tmp_path: Path) -> None:
     assert [p.line for p in caught.value.problems] == [1, 3]
 
 
-def test_an_env_file_that_cannot_be_read_says_so(tmp_path: Path) -> None:
+def test_an_env_file_that_is_a_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_env_file(tmp_path, {})
-    assert str(caught.value).startswith(f"{tmp_path}: cannot be read: ")
+    assert str(caught.value) == f"{tmp_path}: is a folder, not a file"
 
 
 def test_the_env_file_beside_the_compose_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
@@ -89,3 +89,9 @@ def test_a_missing_env_file_given_is_an_error(tmp_path: Path) -> None:
     compose.write_text(STACK)
     with pytest.raises(InputError, match="nope.env: no such file"):
         load_compose(compose, {}, env_files=[tmp_path / "nope.env"])
+
+
+def test_an_env_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as caught:
+        read_env_file(Path("/dev/zero"), {})
+    assert caught.value.message == "/dev/zero: not a regular file"

@@ -128,7 +128,9 @@ COMPOSE_WORDS = [
     "device_cgroup_rules", "security_opt", "healthcheck", "test", "interval", "retries", "depends_on",
     "condition", "labels", "hostname", "stop_grace_period", "x-defaults", "host_ip", "published",
     "target", "protocol", "type", "source", "read_only", "aliases", "version", "driver", "internal",
-    "edge", "server-a", "web", "wan", "<<",
+    "edge", "server-a", "web", "wan", "<<", "extends", "include", "env_file", "profiles",
+    "secrets", "configs", "file", "service", "path", "required", "ulimits", "tmpfs", "deploy",
+    "resources", "limits", "expose", "extra_hosts", "container_name", "restart", "external",
 ]
 TRICKY_TEXT = [
     "", " ", "30s", "1m30s", "-5s", "10 years", "1e309", "1.0e+309", ".inf", ".nan", "NaN", "0x1F",
@@ -303,6 +305,19 @@ def test_random_scenario_trees_load_or_are_refused(workdir: Path, text: str) -> 
 @example(text="services: {web: {image: x, stop_grace_period: 1" + "0" * 400 + "}}\n")
 def test_random_compose_trees_load_or_are_refused(workdir: Path, text: str) -> None:
     loads_or_refuses(compose_loader, write(workdir, "tree.yml", text))
+
+
+@HOSTILE
+@given(first=dumped(compose_shaped()), later=dumped(st.one_of(trees(COMPOSE_WORDS),
+                                                             compose_shaped())))
+def test_random_files_merged_load_or_are_refused(workdir: Path, first: str, later: str) -> None:
+    """`-f a.yml -f b.yml`: whatever the later file holds, a clean answer naming a file."""
+    files = [write(workdir, "first.yml", first), write(workdir, "later.yml", later)]
+    try:
+        load_compose(files, RUN_VARS)
+    except InputError as e:
+        assert all(p.file in {str(f) for f in files} and p.message for p in e.problems), \
+            e.problems[:5]
 
 
 @HOSTILE
