@@ -184,9 +184,14 @@ SITE_FAULTS = {"power-off", "shutdown", "pause", "isolate"}
 
 
 def _report_roles(ctx: FaultContext, progress: Progress) -> None:
-    """Who is primary now that a site is back; a split brain said loudly, never hidden."""
-    from chaos.stack.replication import render, wait_answering
+    """Who is primary now that a site is back; a split brain said loudly, never hidden.
 
+    Only on a stack with replicated servers (the bundled one): a user's stack has no roles.
+    """
+    from chaos.stack.replication import render, server_containers, wait_answering
+
+    if not server_containers(ctx.client, ctx.run_id):
+        return
     with progress.step("waiting for the servers to answer"):
         status = wait_answering(ctx.client, ctx.run_id)
     for line in render(status):

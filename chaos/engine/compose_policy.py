@@ -251,6 +251,9 @@ def _review_service(name: str, service: Service, spec: ComposeSpec, note: Say, r
     if unbound:
         note((*where, "ports"), f"published on 127.0.0.1 only (the harness's default: a drill "
              f"does not open ports to the network): {', '.join(unbound)}")
+    if any(p.published is None and p.protocol == "tcp" for p in service.ports):
+        note((*where, "ports"), "a host port left to Docker is chosen at `up` and kept, so "
+             "the service comes back on it after a power-off")
     if service.container_name:
         note((*where, "container_name"), f"container_name '{service.container_name}' becomes a "
              "network alias on each of the service's networks; the container itself is named "

@@ -7,6 +7,7 @@ the user interrupts.  `down` removes everything labelled with the run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import socket
@@ -71,6 +72,18 @@ def run_variables(run_id: str, run_dir: Path, extra: Mapping[str, str]) -> dict[
     return variables
 
 
+def pinned(plan: objects.ContainerPlan) -> objects.ContainerPlan:
+    """The plan with a free host port chosen now for each TCP port the file leaves to Docker.
+
+    Docker picks another port each time a container starts: a service powered off
+    and on by a fault would come back elsewhere, and the load would lose it.
+    """
+    ports = {target: [(ip, host if host or not target.endswith("/tcp") else str(free_port()))
+                      for ip, host in bindings]
+             for target, bindings in plan.ports.items()}
+    return dataclasses.replace(plan, ports=ports)
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -103,8 +116,8 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
     cancel = threading.Event()
     try:
         _create_shared_objects(client, project, state, store, progress)
-        plans = {name: objects.plan_container(project, name, run_id, images[name].tag,
-                                              str(store.root), store.run_dir(run_id))
+        plans = {name: pinned(objects.plan_container(project, name, run_id, images[name].tag,
+                                                     str(store.root), store.run_dir(run_id)))
                  for name in project.order}
         deadline = time.monotonic() + options.health_timeout
         with progress.step(f"starting {len(plans)} services and waiting for them to be healthy"):
