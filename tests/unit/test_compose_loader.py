@@ -172,7 +172,7 @@ def test_an_unset_variable_is_empty_with_a_located_note(tmp_path: Path) -> None:
     text = MINIMAL.replace("image: nginx", "image: nginx${TAG}")
     project = load_compose(write(tmp_path, text), {})
     assert project.service("web").image == "nginx"
-    (note,) = [n for n in project.notes if "variable" in n]
+    (note,) = [n for n in project.notes if "variable TAG" in n]
     assert f"{path_line(tmp_path, 3)}" in note and "variable TAG is not set: an empty string" in note
 
 
