@@ -152,6 +152,9 @@ def starts_after(service: Service) -> dict[str, str]:
     services it takes volumes from or links to, as compose orders them."""
     named = [*service.volumes_from, *service.links]
     waits = {entry.split(":")[0]: "service_started" for entry in named}
+    for mode in (service.network_mode, service.ipc, service.pid):
+        if mode and mode.startswith("service:"):
+            waits[mode.removeprefix("service:")] = "service_started"
     waits.update({name: how.condition for name, how in service.depends_on.items()})
     return waits
 

@@ -22,6 +22,7 @@ from chaos.engine.compose_model import ComposeSpec, Port, Service
 from chaos.engine.located import LocatedData
 from chaos.errors import Problem
 from chaos.validation import in_file_order
+from chaos.yamlsource import did_you_mean
 
 #: Records a note or a refusal at a path of the project.
 Say = Callable[[tuple[str | int, ...], str], None]
@@ -181,13 +182,27 @@ def _review_service(name: str, service: Service, spec: ComposeSpec, note: Say, r
         value = getattr(service, key)
         if value == "host":
             host((*where, key), f"{key}: host {text}")
-        elif isinstance(value, str) and value.startswith(("service:", "container:")):
-            refuse((*where, key), f"{key}: {value} shares another container's namespace, which "
-                   "is not supported: a fault could not stop or cut off this service on its own")
+        elif isinstance(value, str) and value.startswith("container:"):
+            refuse((*where, key), f"{key}: {value} shares the namespace of a container outside "
+                   "the run")
+        elif isinstance(value, str) and value.startswith("service:"):
+            other = value.removeprefix("service:")
+            if other not in spec.services:
+                refuse((*where, key), f"{key}: {value}: no such service"
+                       f"{did_you_mean(other, spec.services)}")
+            elif key in ("network_mode", "ipc", "pid"):
+                note((*where, key), f"shares {other}'s {key.split('_')[0]} namespace: a fault "
+                     f"on {other} reaches this service too")
+            else:
+                refuse((*where, key), f"{key}: {value} is not supported; only network_mode, "
+                       "ipc and pid can share another service's namespace")
     if service.network_mode not in (None, "host", "none", "bridge", "default") and not \
             service.network_mode.startswith(("service:", "container:")):
         refuse((*where, "network_mode"), f"network_mode '{service.network_mode}' is not "
                "supported; use `networks`")
+    if service.network_mode and service.network_mode.startswith("service:") and service.ports:
+        refuse((*where, "ports"), "a service that shares another's network cannot publish "
+               "ports; publish them on the service whose network it shares")
     if service.network_mode in ("bridge", "default"):
         note((*where, "network_mode"), f"network_mode: {service.network_mode}: the service "
              "joins the run's default network")

@@ -160,7 +160,7 @@ def anonymous_volume(service: str, index: int) -> str:
 def _networks(project: ComposeProject, service_name: str, run_id: str
               ) -> list[tuple[str, list[str], dict[str, Any]]]:
     service = project.service(service_name)
-    if service.network_mode == "none":
+    if service.network_mode == "none" or (service.network_mode or "").startswith("service:"):
         return []
     # Others' links name this service by another name: an alias, as compose's links are.
     link_aliases = [alias for other in project.spec.services.values() for link in other.links
@@ -250,8 +250,12 @@ def _host_options(project: ComposeProject, service_name: str, run_id: str) -> di
         "volumes_from": [object_name(run_id, v.split(":")[0]) + (
             ":" + v.split(":")[1] if ":" in v else "") for v in service.volumes_from] or None,
         "ipc_mode": service.ipc if service.ipc in ("private", "shareable") else (
-            "host" if service.ipc == "host" and project.allow_host_access else None),
-        "pid_mode": "host" if service.pid == "host" and project.allow_host_access else None,
+            "host" if service.ipc == "host" and project.allow_host_access else
+            _shared(service.ipc, run_id)),
+        "pid_mode": "host" if service.pid == "host" and project.allow_host_access else
+        _shared(service.pid, run_id),
+        # `network_mode: service:X`: the network of X's container (joined at start).
+        "network_mode": _shared(service.network_mode, run_id),
         "userns_mode": "host" if service.userns_mode == "host" and project.allow_host_access
         else None,
         "uts_mode": "host" if service.uts == "host" and project.allow_host_access else None,
@@ -261,6 +265,13 @@ def _host_options(project: ComposeProject, service_name: str, run_id: str) -> di
         "privileged": service.privileged and project.allow_host_access or None,
     }
     return {k: v for k, v in options.items() if v is not None}
+
+
+def _shared(mode: str | None, run_id: str) -> str | None:
+    """`service:X` -> `container:drill-<run>-X`: a namespace of another service of the run."""
+    if mode and mode.startswith("service:"):
+        return f"container:{object_name(run_id, mode.removeprefix('service:'))}"
+    return None
 
 
 def _container_options(service: Service) -> dict[str, Any]:
@@ -321,7 +332,8 @@ def create_container(client: docker.DockerClient, plan: ContainerPlan) -> Contai
         path.write_bytes(content)
         path.chmod(0o444)  # read by the container's user, whoever it is
     networking = None
-    network_mode = "none"
+    host_options = dict(plan.host_options)
+    network_mode = host_options.pop("network_mode", "none")
     if plan.networks:
         network_mode, aliases, endpoint = plan.networks[0]
         networking = client.api.create_networking_config(
@@ -333,7 +345,7 @@ def create_container(client: docker.DockerClient, plan: ContainerPlan) -> Contai
         # The low-level call: containers.run would try to pull a missing image.
         host_config = client.api.create_host_config(
             port_bindings=plan.ports or None, mounts=plan.mounts or None,
-            network_mode=network_mode, **plan.host_options)
+            network_mode=network_mode, **host_options)
         created = client.api.create_container(
             plan.image, name=plan.name, environment=plan.environment, labels=plan.labels,
             ports=ports or None, host_config=host_config, networking_config=networking,

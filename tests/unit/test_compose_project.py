@@ -418,3 +418,29 @@ secrets:
         caught.value.message
     (tmp_path / "token.txt").write_text("s3cret")
     missing_files(project)
+
+
+def test_a_service_can_share_another_services_network(tmp_path: Path) -> None:
+    path = write(tmp_path, "compose.yml", """\
+services:
+  app:
+    image: x
+    network_mode: service:vpn
+    ipc: service:vpn
+  vpn:
+    image: gluetun
+    ports: ["8080:8080"]
+""")
+    project = load_compose(path, {})
+    app = plan(project, "app")
+    assert app.networks == []
+    assert app.host_options["network_mode"] == "container:drill-r1-vpn"
+    assert app.host_options["ipc_mode"] == "container:drill-r1-vpn"
+    assert project.order == ("vpn", "app")
+    assert f"{path}:4:5: services.app.network_mode: shares vpn's network namespace: a fault on " \
+           "vpn reaches this service too" in project.notes
+    (found,) = problems(write(tmp_path, "compose.yml", """\
+services:
+  app: {image: x, network_mode: "container:elsewhere"}
+"""))
+    assert "shares the namespace of a container outside the run" in found
