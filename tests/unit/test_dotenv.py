@@ -95,3 +95,26 @@ def test_an_env_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> No
     with pytest.raises(InputError) as caught:
         read_env_file(Path("/dev/zero"), {})
     assert caught.value.message == "/dev/zero: not a regular file"
+
+
+def test_a_missing_env_file_and_one_too_big_are_named(tmp_path: Path) -> None:
+    from chaos.engine.dotenv import MAX_BYTES
+
+    with pytest.raises(InputError) as caught:
+        read_env_file(tmp_path / "nope.env", {})
+    assert caught.value.message == f"{tmp_path / 'nope.env'}: no such file"
+    big = tmp_path / "big.env"
+    big.write_text("#" * MAX_BYTES)
+    assert read_env_file(big, {}) == {}  # the limit itself is fine
+    big.write_text("#" * (MAX_BYTES + 1))
+    with pytest.raises(InputError) as caught:
+        read_env_file(big, {})
+    assert caught.value.message == f"{big}: over {MAX_BYTES} bytes, the limit for an env file"
+
+
+def test_an_env_file_not_in_utf8_says_it_cannot_be_read(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.env"
+    latin.write_bytes(b"NAME=caf\xe9\n")
+    with pytest.raises(InputError) as caught:
+        read_env_file(latin, {})
+    assert caught.value.message.startswith(f"{latin}: cannot be read: 'utf-8' codec")
