@@ -87,15 +87,14 @@ def _list_targets(compose_files: tuple[Path, ...], env_files: tuple[Path, ...],
     click.echo(f"targets in {' + '.join(str(f) for f in compose_files)}:")
     for site in topology.sites:
         members = [name for name, service in project.spec.services.items()
-                   if site in (service.labels.get(SITE), service.harness and service.harness.site)]
+                   if service.site == site]
         click.echo(f"  site {site:<15} {', '.join(members)}  ({on_site})")
     if not topology.sites:
         click.echo("  no sites: mark services with `x-chaos-harness: {site: dc-a}` (or the label "
                    f"{SITE}) to power off, isolate or shut down a whole site")
     for name in topology.services:
         service = project.service(name)
-        stands = service.labels.get(SITE) or (service.harness.site if service.harness else None)
-        where = f" (site {stands})" if stands else ""
+        where = f" (site {service.site})" if service.site else ""
         click.echo(f"  service {name:<12}{where}  ({on_site}: a site target names a service too)")
     for server, count in topology.drives.items():
         click.echo(f"  drives {server}/disk1..disk{count}  ({on_drive}; server faults on {server})")

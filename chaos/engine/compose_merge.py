@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chaos.engine.located import LDict, LList, place_of
+from chaos.engine.located import LDict, LList, as_ldict, place_of
 from chaos.yamlsource import Override, Reset
 
 #: Replaced whole by a later value.
@@ -48,9 +48,9 @@ def merge_service(base: Any, later: Any) -> Any:
     """`later` over `base`, both one service in long form."""
     if not (isinstance(base, dict) and isinstance(later, dict)):
         return later
-    out = _as_ldict(base)
+    out = as_ldict(base)
     for key, value in later.items():
-        place = place_of(later, key) if isinstance(later, LDict) else None
+        place = place_of(later, key)
         if key not in out or key in REPLACED:
             out.put(key, value, place)
         elif key in KEYED_LISTS and isinstance(out[key], list) and isinstance(value, list):
@@ -58,8 +58,7 @@ def merge_service(base: Any, later: Any) -> Any:
         elif key == "healthcheck":
             merged = merge_mappings(out[key], value)
             if isinstance(merged, LDict) and isinstance(value, dict) and "test" in value:
-                merged.put("test", value["test"], place_of(value, "test")
-                           if isinstance(value, LDict) else None)
+                merged.put("test", value["test"], place_of(value, "test"))
             out.put(key, merged, place)
         elif key == "logging" and isinstance(out[key], dict) and isinstance(value, dict) \
                 and value.get("driver", out[key].get("driver")) != out[key].get("driver"):
@@ -72,9 +71,9 @@ def merge_service(base: Any, later: Any) -> Any:
 def merge_mappings(base: Any, later: Any) -> Any:
     """Mappings key by key (recursively), lists appended without repeats, else `later`."""
     if isinstance(base, dict) and isinstance(later, dict):
-        out = _as_ldict(base)
+        out = as_ldict(base)
         for key, value in later.items():
-            place = place_of(later, key) if isinstance(later, LDict) else None
+            place = place_of(later, key)
             if isinstance(value, (Reset, Override)):
                 _tagged(out, key, value, place)
             else:
@@ -84,7 +83,7 @@ def merge_mappings(base: Any, later: Any) -> Any:
         out_list = _as_llist(base)
         for index, item in enumerate(later):
             if item not in out_list:
-                out_list.add(item, place_of(later, index) if isinstance(later, LList) else None)
+                out_list.add(item, place_of(later, index))
         return out_list
     return later
 
@@ -102,7 +101,7 @@ def _merge_keyed(base: list[Any], later: list[Any], key: Callable[[Any], Any]) -
     out = _as_llist(base)
     index_of = {key(item): i for i, item in enumerate(out)}
     for index, item in enumerate(later):
-        place = place_of(later, index) if isinstance(later, LList) else None
+        place = place_of(later, index)
         found = index_of.get(key(item))
         if found is None:
             index_of[key(item)] = len(out)
@@ -121,9 +120,9 @@ def merge_files(base: LDict, later: LDict) -> LDict:
         if isinstance(value, (Reset, Override)):
             _tagged(out, key, value, place)
         elif key == "services" and isinstance(out.get(key), dict) and isinstance(value, dict):
-            services = _as_ldict(out[key])
+            services = as_ldict(out[key])
             for name, service in value.items():
-                service_place = place_of(value, name) if isinstance(value, LDict) else None
+                service_place = place_of(value, name)
                 if isinstance(service, Reset):
                     services.pop(name, None)
                 else:
@@ -135,10 +134,6 @@ def merge_files(base: LDict, later: LDict) -> LDict:
         else:
             out.put(key, value, place)
     return out
-
-
-def _as_ldict(value: dict[Any, Any]) -> LDict:
-    return value.copy() if isinstance(value, LDict) else LDict(value.items())
 
 
 def _as_llist(value: list[Any]) -> LList:

@@ -21,7 +21,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from chaos.engine.compose_normalize import mapping, names, parse_device, parse_port, parse_volume
+from chaos.engine.compose_normalize import expanded, mapping, names, parse_device, parse_port, parse_volume
+from chaos.engine.labels import ROLE, SITE
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 #: Checked first, from the start only: `findall` alone tries every digit of a long run of
@@ -123,23 +124,22 @@ def _string_list(value: Any) -> Any:
 
 
 def _mapping(value: Any) -> Any:
-    """Compose allows `["K=V", ...]` where it means `{K: V}`."""
+    """Compose allows `["K=V", "K"]` where it means `{K: V, K: None}`."""
     if isinstance(value, list):
-        result: dict[str, Any] = {}
         for item in value:
             if not isinstance(item, str):
                 raise PydanticCustomError("mapping", "expected 'KEY=VALUE' strings, got {item}",
                                           {"item": repr(item)[:60]})
-            key, _, val = item.partition("=")
-            result[key] = val
-        return result
-    return value
+    return mapping(value)
 
 
-def _scalars_to_strings(value: Any) -> Any:
+def _scalars_to_strings(value: Any, *, keep_none: bool = False) -> Any:
+    """Values written as compose writes them: numbers as text, booleans lower case, and a
+    missing value "" (or None, `keep_none`, for what the loader fills in later)."""
     if isinstance(value, dict):
-        return {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-                    if isinstance(v, (int, float, str)) else v) for k, v in value.items()}
+        return {k: (None if keep_none else "") if v is None else str(v).lower()
+                if isinstance(v, bool) else str(v) if isinstance(v, (int, float, str)) else v
+                for k, v in value.items()}
     return value
 
 
@@ -178,17 +178,8 @@ PortList = Annotated[list[str], BeforeValidator(
     if isinstance(v, list) else _string_list(v))]
 StringList = Annotated[list[str], BeforeValidator(_string_list)]
 #: `environment`: a value of None means "take it from the host" until the loader resolves it.
-def _optional_strings(value: Any) -> Any:
-    if isinstance(value, list):
-        _mapping(value)  # the same located error for a non-string item
-        value = mapping(value)
-    if not isinstance(value, dict):
-        return value
-    return {k: (None if x is None else str(x).lower() if isinstance(x, bool) else str(x))
-            if isinstance(x, (int, float, str, type(None))) else x for k, x in value.items()}
-
-
-OptionalStringMap = Annotated[dict[str, str | None], BeforeValidator(_optional_strings)]
+OptionalStringMap = Annotated[dict[str, str | None], BeforeValidator(
+    lambda v: _scalars_to_strings(_mapping(v), keep_none=True))]
 
 
 class Node(Strict):
@@ -455,22 +446,6 @@ class Harness(Node):
     role: str | None = None
 
 
-def _expanded(value: Any, parse: Any) -> Any:
-    """Short forms of a list written long (a port range is several ports); an item that
-    is not a valid short form stays, for the item's own validator to report at its index."""
-    if not isinstance(value, list):
-        return value
-    out: list[Any] = []
-    for item in value:
-        try:
-            parsed = parse(item)
-        except PydanticCustomError:
-            out.append(item)
-            continue
-        out.extend(parsed if isinstance(parsed, list) else [parsed])
-    return out
-
-
 _RESTART = re.compile(r"no|always|unless-stopped|on-failure(:\d+)?")
 
 
@@ -568,6 +543,21 @@ class Service(Node):
     extends: Extends | None = None
     harness: Harness | None = Field(default=None, alias="x-chaos-harness")
 
+    @property
+    def effective_labels(self) -> dict[str, str]:
+        """Its labels, with the site and role its `x-chaos-harness` names (which win)."""
+        found = dict(self.labels)
+        if self.harness and self.harness.site:
+            found[SITE] = self.harness.site
+        if self.harness and self.harness.role:
+            found[ROLE] = self.harness.role
+        return found
+
+    @property
+    def site(self) -> str | None:
+        """The site (data centre) it stands in, if it says."""
+        return self.effective_labels.get(SITE)
+
     @field_validator("command", "entrypoint", mode="before")
     @classmethod
     def _command(cls, value: Any) -> Any:
@@ -582,7 +572,7 @@ class Service(Node):
     @field_validator("ports", mode="before")
     @classmethod
     def _ports(cls, value: Any) -> Any:
-        return _expanded(value, parse_port)
+        return expanded(value, parse_port)
 
     @field_validator("networks", mode="before")
     @classmethod
@@ -592,12 +582,12 @@ class Service(Node):
     @field_validator("volumes", mode="before")
     @classmethod
     def _volumes(cls, value: Any) -> Any:
-        return _expanded(value, parse_volume)
+        return expanded(value, parse_volume)
 
     @field_validator("devices", mode="before")
     @classmethod
     def _devices(cls, value: Any) -> Any:
-        return _expanded(value, parse_device)
+        return expanded(value, parse_device)
 
     @field_validator("secrets", "configs", mode="before")
     @classmethod

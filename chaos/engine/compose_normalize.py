@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from chaos.engine.located import LDict, LList, Place, place_of
+from chaos.engine.located import LDict, LList, Place, as_ldict, place_of
 from chaos.yamlsource import Override
 
 #: Keys whose value is `{K: V}` or `["K=V", ...]` (`extra_hosts` also takes `host:ip`).
@@ -53,7 +53,7 @@ def mapping(value: Any, *, separators: str = "=") -> Any:
             return value  # validation says what is wrong, at the item
         cut = min((i for i in (item.find(s) for s in separators) if i >= 0), default=-1)
         key, val = (item, None) if cut < 0 else (item[:cut], item[cut + 1:])
-        out.put(key, val, _place(value, index))
+        out.put(key, val, place_of(value, index))
     return out
 
 
@@ -64,18 +64,14 @@ def names(value: Any) -> Any:
             return value
         out = LDict()
         for index, item in enumerate(value):
-            out.put(item, LDict(), _place(value, index))
+            out.put(item, LDict(), place_of(value, index))
         return out
     if isinstance(value, dict):
         out = LDict()
         for key, item in value.items():
-            out.put(key, LDict() if item is None else item, _place(value, key))
+            out.put(key, LDict() if item is None else item, place_of(value, key))
         return out
     return value
-
-
-def _place(container: Any, key: Any) -> Place | None:
-    return place_of(container, key) if isinstance(container, (LDict, LList)) else None
 
 
 def parse_port(value: Any) -> list[Any]:
@@ -181,7 +177,7 @@ def parse_device(value: Any) -> Any:
     return {"source": parts[0], "target": container, "permissions": permissions}
 
 
-def _each(value: Any, parse: Any) -> Any:
+def expanded(value: Any, parse: Any) -> Any:
     """Apply a short-form parser to each item of a list; bad items stay as written."""
     if not isinstance(value, list):
         return value
@@ -190,10 +186,10 @@ def _each(value: Any, parse: Any) -> Any:
         try:
             parsed = parse(item)
         except PydanticCustomError:
-            out.add(item, _place(value, index))
+            out.add(item, place_of(value, index))
             continue
         for one in parsed if isinstance(parsed, list) else [parsed]:
-            out.add(_wrap(one, _place(value, index)), _place(value, index))
+            out.add(_wrap(one, place_of(value, index)), place_of(value, index))
     return out
 
 
@@ -215,11 +211,11 @@ def _file_refs(value: Any, base: Path, key: str) -> Any:
         return value
     out = LList()
     for index, item in enumerate(value):
-        place = _place(value, index)
+        place = place_of(value, index)
         if isinstance(item, str):
             item = LDict([(key, item)], {key: place} if place else {})
         if isinstance(item, dict) and isinstance(item.get(key), str):
-            item = item.copy() if isinstance(item, LDict) else LDict(item.items())
+            item = as_ldict(item)
             item[key] = absolute(base, item[key])
         out.add(item, place)
     return out
@@ -229,7 +225,7 @@ def normalise_service(service: Any, base: Path) -> Any:
     """One service in long form, its paths absolute (relative ones are from `base`)."""
     if not isinstance(service, dict):
         return service
-    out = service.copy() if isinstance(service, LDict) else LDict(service.items())
+    out = as_ldict(service)
     # `!override VALUE` is normalised as VALUE, and stays marked for the merge.
     overridden = [key for key, value in out.items() if isinstance(value, Override)]
     for key in overridden:
@@ -251,18 +247,18 @@ def _normalised(out: LDict, base: Path) -> LDict:
         if key in out:
             out[key] = names(out[key])
     if "ports" in out:
-        out["ports"] = _each(out["ports"], parse_port)
+        out["ports"] = expanded(out["ports"], parse_port)
     if "volumes" in out:
-        out["volumes"] = _each(out["volumes"], parse_volume)
+        out["volumes"] = expanded(out["volumes"], parse_volume)
         for mount in out["volumes"] if isinstance(out["volumes"], list) else []:
             if isinstance(mount, dict) and mount.get("type") == "bind" \
                     and isinstance(mount.get("source"), str):
                 mount["source"] = absolute(base, mount["source"])
     if "devices" in out:
-        out["devices"] = _each(out["devices"], parse_device)
+        out["devices"] = expanded(out["devices"], parse_device)
     for key in ("secrets", "configs"):
         if isinstance(out.get(key), list):
-            out[key] = _each(out[key], lambda v: {"source": v} if isinstance(v, str) else v)
+            out[key] = expanded(out[key], lambda v: {"source": v} if isinstance(v, str) else v)
     if "env_file" in out:
         out["env_file"] = _file_refs(out["env_file"], base, "path")
     if isinstance(out.get("label_file"), list):
@@ -273,7 +269,7 @@ def _normalised(out: LDict, base: Path) -> LDict:
         place = out.places.get("build")
         out["build"] = LDict([("context", out["build"])], {"context": place} if place else {})
     if isinstance(out.get("build"), dict):
-        build = out["build"].copy() if isinstance(out["build"], LDict) else LDict(out["build"].items())
+        build = as_ldict(out["build"])
         if isinstance(build.get("context"), str) and not is_remote_context(build["context"]):
             build["context"] = absolute(base, build["context"])
         elif "context" not in build:
@@ -286,8 +282,7 @@ def _normalised(out: LDict, base: Path) -> LDict:
         place = out.places.get("extends")
         out["extends"] = LDict([("service", out["extends"])], {"service": place} if place else {})
     if isinstance(out.get("extends"), dict) and isinstance(out["extends"].get("file"), str):
-        extends = out["extends"].copy() if isinstance(out["extends"], LDict) \
-            else LDict(out["extends"].items())
+        extends = as_ldict(out["extends"])
         extends["file"] = absolute(base, extends["file"])
         out["extends"] = extends
     for key in ("command", "entrypoint"):
@@ -303,7 +298,7 @@ def normalise_top(data: LDict, base: Path) -> LDict:
     if isinstance(out.get("services"), dict):
         services = LDict()
         for name, service in out["services"].items():
-            services.put(name, normalise_service(service, base), _place(out["services"], name))
+            services.put(name, normalise_service(service, base), place_of(out["services"], name))
         out["services"] = services
     for key in ("networks", "volumes", "secrets", "configs"):
         if isinstance(out.get(key), dict):
@@ -312,8 +307,8 @@ def normalise_top(data: LDict, base: Path) -> LDict:
                 entry = LDict() if entry is None else entry
                 if key in ("secrets", "configs") and isinstance(entry, dict) \
                         and isinstance(entry.get("file"), str):
-                    entry = entry.copy() if isinstance(entry, LDict) else LDict(entry.items())
+                    entry = as_ldict(entry)
                     entry["file"] = absolute(base, entry["file"])
-                section.put(name, entry, _place(out[key], name))
+                section.put(name, entry, place_of(out[key], name))
             out[key] = section
     return out

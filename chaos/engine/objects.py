@@ -89,7 +89,7 @@ def plan_container(project: ComposeProject, service_name: str, run_id: str, imag
         service=service_name,
         name=object_name(run_id, service_name),
         image=image,
-        labels=labels.run_labels(run_id, state_root, **service.labels, **_harness_labels(service),
+        labels=labels.run_labels(run_id, state_root, **service.effective_labels,
                                  **{labels.SERVICE: service_name,
                                     labels.COMPOSE_FILE: str(project.file)}),
         environment={k: v for k, v in service.environment.items() if v is not None},
@@ -104,16 +104,6 @@ def plan_container(project: ComposeProject, service_name: str, run_id: str, imag
         exposed=[f"{p}/tcp" if "/" not in p else p for e in service.expose
                  for p in _expand_range(e)],
     )
-
-
-def _harness_labels(service: Service) -> dict[str, str]:
-    """`x-chaos-harness: {site, role}` as the labels faults select by."""
-    found = {}
-    if service.harness and service.harness.site:
-        found[labels.SITE] = service.harness.site
-    if service.harness and service.harness.role:
-        found[labels.ROLE] = service.harness.role
-    return found
 
 
 def _expand_range(text: str) -> list[str]:

@@ -112,11 +112,12 @@ class Isolate(_SiteFault):
         """
         wan = objects.object_name(ctx.run_id, WAN)
         inside = {c.id for c in containers}
-        everyone = objects.find_containers(ctx.client, ctx.run_id)
-        if any(wan in objects.networks_of(c) for c in everyone):
+        attached = {c.id: objects.networks_of(c)  # one inspect per container
+                    for c in objects.find_containers(ctx.client, ctx.run_id)}
+        if any(wan in networks for networks in attached.values()):
             return {wan}
-        return {network for c in everyone if c.id not in inside
-                for network in objects.networks_of(c)}
+        return {network for cid, networks in attached.items() if cid not in inside
+                for network in networks}
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
         containers = self._containers(ctx, target)

@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from chaos.engine.compose import ComposeProject, load_compose
-from chaos.engine.labels import SITE
 from chaos.errors import InputError, Problem
 from chaos.faults.registry import FAULTS, fault_class
 from chaos.load.settings import Mix
@@ -49,8 +48,7 @@ class Topology:
 
     @classmethod
     def of(cls, project: ComposeProject, drives: int | None) -> Topology:
-        sites = sorted({site for s in project.spec.services.values()
-                        if (site := s.labels.get(SITE) or (s.harness.site if s.harness else None))})
+        sites = sorted({s.site for s in project.spec.services.values() if s.site})
         counts = {}
         for name, service in project.spec.services.items():
             declared = service.environment.get("DRIVES")
