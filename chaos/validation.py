@@ -26,7 +26,8 @@ def problems_from(error: ValidationError, document: YamlDocument | Locates, root
     """One problem per error, at the offending key, with the valid keys or the value given."""
     problems = []
     for item in error.errors(include_url=False):
-        loc = list(item["loc"])
+        # A branch of a tagged union (`<how>`) is not a key of the file.
+        loc = [part for part in item["loc"] if not (isinstance(part, str) and part.startswith("<"))]
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             key = str(loc[-1])

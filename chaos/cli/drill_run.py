@@ -133,7 +133,7 @@ def run(progress: Progress, paths: tuple[Path, ...], settings: tuple[str, ...], 
         for run_ in runs:
             if len(runs) > 1:
                 click.echo(f"== {run_.title}")
-            click.echo("\n".join(render_plan(run_.scenario, time_scale)))
+            click.echo("\n".join(render_plan(run_.scenario, time_scale, traffic=run_.loaded.traffic)))
         return
     if keep:
         refuse_keep_across_stacks(runs)

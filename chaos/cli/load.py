@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +12,9 @@ from chaos.cli.base import cli
 from chaos.engine.runstate import RunStore
 from chaos.errors import InputError
 from chaos.progress import Progress
+
+if TYPE_CHECKING:
+    from chaos.load.traffic import Traffic
 
 
 def parse_seconds(value: str, option: str) -> float:
@@ -54,51 +58,173 @@ def parse_size_range(value: str) -> tuple[int, int]:
               help="Concurrent Locust users.")
 @click.option("--spawn-rate", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
               help="Users started per second.")
+@click.option("--locustfile", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Your own Locust User classes instead of the harness's traffic (the hosting "
+                   "mix on the bundled stack, visitors of --probe-path on any other).")
 @click.option("--mix", default="", metavar="NAME=W,...",
-              help="Weights of browse_static, browse_db, upload, read. [default: 4,3,2,1]")
-@click.option("--upload-size", default="1k-64k", show_default=True, help="Upload sizes, MIN-MAX.")
+              help="Weights: of the hosting mix's browse_static, browse_db, upload, read "
+                   "[default: 4,3,2,1], or of your locustfile's User classes. Names left out weigh 0.")
+@click.option("--upload-size", default="1k-64k", show_default=True,
+              help="Upload sizes of the hosting mix, MIN-MAX.")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Locust's distributed mode: a master and this many worker processes.")
+@click.option("--service", default=None, help="Send the load and probes to this service's "
+              "published port. [default: the edge, or the first port published]")
+@click.option("--port", default=None, help="Which container port of --service (e.g. 80). "
+              "[default: its first published]")
+@click.option("--probe-path", default=None, help="What the prober asks. [default: /healthz on "
+              "the bundled stack, / on any other]")
+@click.option("--probe-method", type=click.Choice(["GET", "HEAD", "POST", "PUT", "OPTIONS"]),
+              default="GET", show_default=True)
+@click.option("--probe-status", default="2xx", show_default=True,
+              help="The statuses that count as up: 200, 2xx, 200-299 or a comma-separated list.")
+@click.option("--probe-body", default=None, help="A substring a good answer's body holds.")
 @click.option("--prober-rate", type=click.FloatRange(0, 100), default=10.0, show_default=True,
-              help="Probes of /healthz per second (0: none).")
+              help="Probes per second (0: none).")
+@click.option("--probe-timeout", type=click.FloatRange(0.01, 60), default=1.0, show_default=True,
+              help="Seconds a probe may take before it counts as down.")
+@click.option("--read-back", "read_back_path", default=None, metavar="PATH",
+              help="How an acknowledged write is read back, with {id}, e.g. /items/{id}. "
+                   "[default: /upload/{id} on the bundled stack]")
+@click.option("--read-back-status", default="200", show_default=True,
+              help="The statuses that mean a write is there.")
+@click.option("--compare", type=click.Choice(["sha256", "status"]), default="sha256",
+              show_default=True, help="Compare the body read back with the acknowledged "
+              "content, or only that it is there.")
 @click.option("--verify/--no-verify", default=True, show_default=True,
-              help="Read every acknowledged upload back afterwards.")
+              help="Read every acknowledged write back afterwards.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Where the timeline, ledger and measurements go. [default: results/load-...]")
 @click.pass_obj
 def load(progress: Progress, run_id: str | None, duration: str, users: int, spawn_rate: float,
-         mix: str, upload_size: str, workers: int, prober_rate: float, verify: bool,
+         locustfile: Path | None, mix: str, upload_size: str, workers: int, service: str | None,
+         port: str | None, probe_path: str | None, probe_method: str, probe_status: str,
+         probe_body: str | None, prober_rate: float, probe_timeout: float,
+         read_back_path: str | None, read_back_status: str, compare: str, verify: bool,
          out_dir: Path | None) -> None:
-    """Run Locust's hosting mix against the stack and print what the customer saw."""
+    """Send load to the stack (the harness's traffic or your locustfile) and print what the
+    customer saw."""
     import time as clock
 
     from chaos.load.runner import LoadPlan
     from chaos.load.session import LoadSession
-    from chaos.load.settings import LoadSettings, Mix
+    from chaos.load.settings import LoadSettings
+    from chaos.load.traffic import bundled_stack
     from chaos.load.verify import read_back
     from chaos.measure.summary import measure
     from chaos.report.text import render
 
     seconds = parse_seconds(duration, "--duration")
     smallest, largest = parse_size_range(upload_size)
-    settings_mix = Mix.parse(mix)
     state = RunStore().resolve(run_id)
-    if not state.edge_url:
-        raise InputError(f"run {state.run_id} has no edge URL", hint="is it up? see `drill status`")
+    traffic = traffic_from_options(
+        bundled_stack(state.compose_files or [state.compose_file]), locustfile=locustfile,
+        mix=mix, service=service, port=port, probe_path=probe_path, probe_method=probe_method,
+        probe_status=probe_status, probe_body=probe_body, prober_rate=prober_rate,
+        probe_timeout=probe_timeout, read_back_path=read_back_path,
+        read_back_status=read_back_status, compare=compare,
+        published={name: list(ports) for name, ports in state.published.items()})
+    host = traffic.load_target.url(state.published, state.edge_url)
     out = out_dir or Path("results") / f"load-{state.run_id}-{clock.strftime('%Y%m%d-%H%M%S')}"
-    plan = LoadPlan(state.edge_url, LoadSettings(out.resolve(), settings_mix, smallest, largest),
-                    users=users, spawn_rate=spawn_rate, duration=seconds, workers=workers)
-    with progress.step(f"{users} users for {seconds:g} s against {state.edge_url} "
-                       f"({'1 process' if not workers else f'{workers} workers'})"):
-        with LoadSession(plan, prober_rate=prober_rate) as session:
+    settings = LoadSettings(out.resolve(), traffic.mix, smallest, largest,
+                            locustfile=traffic.locustfile, visit_path=traffic.probe.path)
+    plan = LoadPlan(host, settings, users=users, spawn_rate=spawn_rate, duration=seconds,
+                    workers=workers)
+    with progress.step(f"{users} users of {traffic.describe()} for {seconds:g} s against {host} "
+                       f"({'1 process' if not workers else f'{workers} workers'}); probes "
+                       f"{traffic.probe.method} {traffic.probe.path}"):
+        with LoadSession(plan, probe=traffic.probe, probe_url=host) as session:
             session.wait()
         records = session.records()
     reads = None
-    if verify:
-        with progress.step(f"reading back {len(records.acks)} acknowledged uploads"):
-            reads = read_back(state.edge_url, records.acks)
+    if verify and traffic.read_back is not None:
+        with progress.step(f"reading back {len(records.acks)} acknowledged writes "
+                           f"({traffic.read_back.path})"):
+            reads = read_back(host, records.acks, traffic.read_back)
+    elif verify and records.acks:
+        progress.info(f"{len(records.acks)} acknowledged writes were not read back: say how "
+                      "with --read-back /items/{id}")
     result = measure(records.requests, records.acks, records.started_at, records.ended_at,
                      reads=reads)
     (out / "measurements.json").write_text(json.dumps(result.to_json(), indent=2))
     click.echo(render(result))
-    click.echo(f"records and measurements.json in {out}")
+    click.echo(f"records and measurements.json in {out}; Locust's own report: "
+               f"{out / 'locust.html'}")
+
+
+def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
+                         service: str | None, port: str | None, probe_path: str | None,
+                         probe_method: str, probe_status: str, probe_body: str | None,
+                         prober_rate: float, probe_timeout: float, read_back_path: str | None,
+                         read_back_status: str, compare: str,
+                         published: dict[str, list[str]]) -> Traffic:
+    """`drill load`'s options as the traffic a scenario would give; InputError naming the option."""
+    import dataclasses
+
+    from chaos.load.http_check import StatusMatch
+    from chaos.load.settings import Mix
+    from chaos.load.traffic import (
+        Target,
+        Traffic,
+        default_traffic,
+        inspect_locustfile,
+        mix_problem,
+    )
+    from chaos.load.verify import ReadBackSpec
+    from chaos.scenario.model import ReadBackSpec as ReadBackModel
+    from chaos.scenario.model import UrlPath
+
+    own = default_traffic(bundled)
+    chosen = own.locustfile
+    offered = None
+    if locustfile is not None:
+        chosen = locustfile.resolve()
+        offered = inspect_locustfile(chosen)
+    weights = Mix.parse(mix) if mix.strip() else None
+    reason = mix_problem(weights, chosen, offered)
+    if reason:
+        raise InputError(f"--mix {mix!r}: {reason}")
+
+    def statuses(option: str, text: str) -> StatusMatch:
+        try:
+            return StatusMatch.parse([part.strip() for part in text.split(",")])
+        except ValueError as e:
+            raise InputError(f"{option} {text!r}: {e}") from None
+
+    def path(option: str, text: str) -> str:
+        from pydantic import TypeAdapter, ValidationError
+
+        try:
+            return TypeAdapter(UrlPath).validate_python(text)
+        except ValidationError as e:
+            raise InputError(f"{option} {text!r}: "
+                             f"{e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+
+    target = Target(service, port)
+    problem = target.problem(published) if published else None
+    if port is not None and service is None:
+        problem = "--port is a port of --service: name the service too"
+    if problem:
+        raise InputError(f"--service/--port: {problem}")
+    probe = dataclasses.replace(own.probe, path=path("--probe-path", probe_path) if probe_path
+                                else own.probe.path, method=probe_method,
+                                expect_status=statuses("--probe-status", probe_status),
+                                expect_body=probe_body or None, rate=prober_rate,
+                                timeout=probe_timeout)
+    read_back, unknown = own.read_back, own.read_back_unknown
+    if read_back_path is not None:
+        from pydantic import ValidationError
+
+        try:
+            status: list[int | str] = [part.strip() for part in read_back_status.split(",")]
+            given = ReadBackModel(path=read_back_path, expect_status=status,
+                                  compare=compare)  # type: ignore[arg-type]
+        except ValidationError as e:
+            raise InputError(f"--read-back {read_back_path!r}: "
+                             f"{e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
+        read_back, unknown = ReadBackSpec(given.path, StatusMatch.parse(given.expect_status),
+                                          given.compare), False
+    elif read_back is not None and (compare != "sha256" or read_back_status != "200"):
+        read_back = ReadBackSpec(read_back.path, statuses("--read-back-status", read_back_status),
+                                 compare)  # type: ignore[arg-type]
+    return Traffic(chosen, weights, probe, read_back, target, target, target, offered, unknown)

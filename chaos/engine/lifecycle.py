@@ -13,7 +13,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,8 +122,11 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
         deadline = time.monotonic() + options.health_timeout
         with progress.step(f"starting {len(plans)} services and waiting for them to be healthy"):
             _start_all(client, project, plans, state, store, progress, cancel, deadline)
-        edge = _edge_url(client, run_id)
-        state.edge_url = edge
+        state.published = published_urls(client, run_id, list(project.spec.services))
+        state.compose_files = [str(f) for f in project.files]
+        edges = [name for name, service in project.spec.services.items()
+                 if service.effective_labels.get(labels.ROLE) == "edge"]
+        edge = state.edge_url = edge_url(state.published, edges)
         state.phase = Phase.UP
         store.save(state)
         progress.info(f"stack is up: {edge or 'no published port'}")
@@ -278,16 +281,27 @@ def wait_completed(container: Container, deadline: float, cancel: threading.Even
         time.sleep(POLL)
 
 
-def _edge_url(client: docker.DockerClient, run_id: str) -> str | None:
-    """The URL of the edge's published port; in a stack without an edge, the first one published."""
-    containers = objects.find_containers(client, run_id)
-    containers.sort(key=lambda c: not (c.labels.get(labels.ROLE) == "edge"
-                                       or c.labels.get(labels.SERVICE) == "edge"))
-    for container in containers:
+def published_urls(client: docker.DockerClient, run_id: str,
+                   order: list[str]) -> dict[str, dict[str, str]]:
+    """Every published port of the run: service -> {"80/tcp": "http://127.0.0.1:P"}, services
+    in `order` (the compose file's), ports in the order Docker lists them."""
+    found: dict[str, dict[str, str]] = {}
+    for container in objects.find_containers(client, run_id):
+        service = container.labels.get(labels.SERVICE, container.name)
         for target in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}):
             published = objects.published_port(container, target)
             if published:
-                return f"http://{published[0]}:{published[1]}"
+                found.setdefault(service, {})[target] = f"http://{published[0]}:{published[1]}"
+    rank = {name: index for index, name in enumerate(order)}
+    return {name: found[name] for name in sorted(found, key=lambda n: (rank.get(n, len(rank)), n))}
+
+
+def edge_url(published: dict[str, dict[str, str]], edges: Sequence[str] = ()) -> str | None:
+    """Where customers come in: an edge's first published port (the service `edge`, or
+    one whose role is edge), or else the first port published in the compose file."""
+    for service in sorted(published, key=lambda name: name != "edge" and name not in edges):
+        for url in published[service].values():
+            return url
     return None
 
 

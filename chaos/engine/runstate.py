@@ -96,6 +96,11 @@ class RunState:
     owner_pid: int = field(default_factory=os.getpid)
     owner_started: int | None = field(default_factory=lambda: _process_start_time(os.getpid()))
     edge_url: str | None = None
+    #: service -> {container port ("80/tcp") -> URL on the host}, in the compose file's
+    #: order; kept from `up` (a stopped container shows no port).
+    published: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The compose files the run was made from, in order.
+    compose_files: list[str] = field(default_factory=list)
     #: The stack is meant to stay up after the process that made it ends (`drill up`,
     #: `drill run --keep`). Any other run is dead once its owner is, whatever its phase.
     stays_up: bool = False

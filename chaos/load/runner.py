@@ -11,12 +11,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from chaos.errors import HarnessError
 from chaos.load.settings import LoadSettings
-
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
 @dataclass(frozen=True)
@@ -33,12 +30,16 @@ class LoadPlan:
     extra_args: tuple[str, ...] = field(default=())
 
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "chaos.load.locust_main", "-f", str(LOCUSTFILE), "--headless",
+        out = self.settings.out_dir
+        command = [sys.executable, "-m", "chaos.load.locust_main", *self.settings.locust_arguments(),
+                   "--headless",
                    "--host", self.host, "--users", str(self.users),
                    "--spawn-rate", str(self.spawn_rate), "--run-time", f"{max(1, round(self.duration))}s",
                    "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5",
                    "--loglevel", "WARNING",
-                   "--logfile", str(self.settings.out_dir / "locust.log")]
+                   "--logfile", str(out / "locust.log"),
+                   # Locust's own outputs, for those who know them: CSV stats and its report.
+                   "--csv", str(out / "locust"), "--html", str(out / "locust.html")]
         if self.workers:
             command += ["--processes", str(self.workers)]
         return command + list(self.extra_args)

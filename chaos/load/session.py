@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaos.engine.runstate import record_process
-from chaos.load.prober import Prober
+from chaos.load.prober import Prober, ProbeSpec
 from chaos.load.runner import LoadPlan, LocustProcess
 from chaos.records import Ack, Request, read_ledger, read_timeline
 
@@ -26,16 +26,22 @@ class LoadRecords:
 class LoadSession:
     """`with LoadSession(plan) as session: ...; session.wait()` then `session.records()`."""
 
-    def __init__(self, plan: LoadPlan, *, prober_rate: float = 10.0, prober_timeout: float = 1.0,
-                 with_load: bool = True, record_in: Path | None = None) -> None:
-        """`record_in`: the run's folder, where Locust's pid is noted the moment it starts, so
+    def __init__(self, plan: LoadPlan, *, prober_rate: float | None = None,
+                 prober_timeout: float | None = None, probe: ProbeSpec | None = None,
+                 probe_url: str | None = None, with_load: bool = True,
+                 record_in: Path | None = None) -> None:
+        """`probe`: what the prober asks (default: GET / at 10 a second), at `probe_url`
+        (default: the load's host); `prober_rate`/`prober_timeout` override its own.
+        `record_in`: the run's folder, where Locust's pid is noted the moment it starts, so
         `drill clean` stops it if this process dies without stopping it (SIGKILL, OOM)."""
         self.plan = plan
         self._record_in = record_in
         self.out_dir = plan.settings.out_dir
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._prober = Prober(plan.host, self.out_dir / "timeline-probe.csv", rate=prober_rate,
-                              timeout=prober_timeout) if prober_rate > 0 else None
+        spec = probe or ProbeSpec()
+        rate = spec.rate if prober_rate is None else prober_rate
+        self._prober = Prober(probe_url or plan.host, self.out_dir / "timeline-probe.csv", spec,
+                              rate=rate, timeout=prober_timeout) if rate > 0 else None
         self._with_load = with_load
         self.locust: LocustProcess | None = None
         self.started_at = 0.0

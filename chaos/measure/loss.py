@@ -23,15 +23,25 @@ class Verdict(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ReadBack:
-    """What reading one upload back through the edge gave."""
+    """What reading one acknowledged write back gave."""
 
     status: int  # HTTP status; 0 when no answer
-    sha256: str | None  # of the body, when 200
+    sha256: str | None  # of the body, when found and its content compared
     detail: str = ""
+    #: The answer's status said "here it is" (one the read-back expects); None: it was 200.
+    found: bool | None = None
+    #: False: the app does not give the content back; being found is all there is to check.
+    compare_content: bool = True
 
 
 def judge(ack: Ack, read: ReadBack) -> Verdict:
-    if read.status == 200 and read.sha256 is not None:
+    found = read.status == 200 if read.found is None else read.found
+    if found:
+        # Acknowledged without its content (`ledger.acknowledge(id)`): only its presence is known.
+        if not read.compare_content or not ack.sha256:
+            return Verdict.INTACT
+        if read.sha256 is None:
+            return Verdict.UNREADABLE
         return Verdict.INTACT if read.sha256 == ack.sha256 else Verdict.CORRUPT
     if read.status in (404, 410):
         return Verdict.MISSING

@@ -46,7 +46,9 @@ def list_artifacts(out_dir: Path, logs: dict[str, str]) -> dict[str, Any]:
         "timelines": rel(list(load.glob("timeline-*.csv"))),
         "ledgers": rel(list(load.glob("ledger-*.csv"))),
     }
-    for key, name in (("locust_log", load / "locust.log"),
+    if csv := rel(list(load.glob("locust_*.csv"))):
+        found["locust_csv"] = csv
+    for key, name in (("locust_log", load / "locust.log"), ("locust_report", load / "locust.html"),
                       ("samples", out_dir / "stack" / "samples.jsonl")):
         if name.exists():
             found[key] = str(name.relative_to(out_dir))

@@ -9,6 +9,7 @@ matrix keys.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Iterable
@@ -22,11 +23,22 @@ from pydantic import ValidationError
 from chaos.engine.compose import ComposeProject, load_compose
 from chaos.errors import InputError, Problem
 from chaos.faults.registry import FAULTS, fault_class
-from chaos.load.settings import Mix
+from chaos.load.http_check import StatusMatch
+from chaos.load.settings import HOSTING, HOSTING_TASKS, Mix
+from chaos.load.traffic import (
+    Target,
+    Traffic,
+    bundled_stack,
+    default_traffic,
+    inspect_locustfile,
+    mix_problem,
+)
+from chaos.load.verify import ReadBackSpec
 from chaos.scenario.actions import ACTIONS
 from chaos.scenario.conditions import PROBES
 from chaos.scenario.matrix import combinations
 from chaos.scenario.model import Condition, Scenario
+from chaos.scenario.model import ReadBackSpec as ReadBackModel
 from chaos.validation import in_file_order, problems_from, show
 from chaos.yamlsource import YamlDocument, did_you_mean, format_path, load_yaml
 
@@ -45,6 +57,8 @@ class Topology:
     sites: tuple[str, ...]
     #: server -> number of drives (only servers whose compose entry says DRIVES).
     drives: dict[str, int] = field(default_factory=dict)
+    #: service -> the container ports it publishes ("80/tcp"), in the compose file's order.
+    published: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, project: ComposeProject, drives: int | None) -> Topology:
@@ -55,7 +69,9 @@ class Topology:
             if declared and DRIVE_COUNT.fullmatch(declared):
                 counts[name] = drives if drives and service.environment.get("RAID_MEMBERS") == "2" \
                     else int(declared)
-        return cls(tuple(project.spec.services), tuple(sites), counts)
+        published = {name: tuple(dict.fromkeys(f"{p.target}/{p.protocol}" for p in service.ports))
+                     for name, service in project.spec.services.items()}
+        return cls(tuple(project.spec.services), tuple(sites), counts, published)
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,8 @@ class LoadedScenario:
     document: YamlDocument
     #: `stack.env_file`, absolute; None: the `.env` beside the first compose file.
     env_files: tuple[Path, ...] | None = None
+    #: The load, the prober and the read-back, resolved (the locustfile inspected).
+    traffic: Traffic = field(default_factory=lambda: default_traffic(True))
 
     @property
     def compose_file(self) -> Path:
@@ -110,10 +128,12 @@ def load_scenario(path: Path, *, interactive: bool = False) -> LoadedScenario:
                                          + (str(e.problems[0]) if e.problems else str(e))))
     if topology.services:
         problems += _semantic_problems(scenario, document, topology, interactive)
-    problems += _load_problems(scenario, document)
+    traffic, traffic_problems = resolve_traffic(scenario, path, document,
+                                                bundled_stack(compose_files), topology)
+    problems += _load_problems(scenario, document) + traffic_problems
     if problems:
         raise InputError(in_file_order(problems))
-    return LoadedScenario(path, scenario, compose_files, topology, document, env_files)
+    return LoadedScenario(path, scenario, compose_files, topology, document, env_files, traffic)
 
 
 def _check_variables(scenario: Scenario) -> dict[str, str]:
@@ -130,11 +150,9 @@ def _load_problems(scenario: Scenario, document: YamlDocument) -> list[Problem]:
     from chaos.cli.load import parse_size_range
 
     problems = []
-    known = list(Mix.__dataclass_fields__)
-    for name in scenario.load.mix:
-        if name not in known:
-            problems.append(document.problem(("load", "mix", name), f"unknown part of the mix "
-                            f"'{name}'{did_you_mean(name, known)} (parts: {', '.join(known)})"))
+    if scenario.load.prober_rate is not None and scenario.probe.rate is not None:
+        problems.append(document.problem(("probe", "rate"), "`load.prober_rate` says the same: "
+                                         "keep this one and remove that"))
     if scenario.load.mix and not any(scenario.load.mix.values()):
         problems.append(document.problem(("load", "mix"), "at least one weight must be above 0"))
     try:
@@ -142,6 +160,66 @@ def _load_problems(scenario: Scenario, document: YamlDocument) -> list[Problem]:
     except InputError as e:
         problems.append(document.problem(("load", "upload_size"), str(e)))
     return problems
+
+
+def resolve_traffic(scenario: Scenario, path: Path, document: YamlDocument, bundled: bool,
+                    topology: Topology) -> tuple[Traffic, list[Problem]]:
+    """The scenario's load, probe and read-back on its stack, with what is wrong with them.
+
+    A user's locustfile is imported in a process of its own (it must import, offer a User
+    class, and have every class the mix names); targets must be ports the stack publishes.
+    """
+    problems: list[Problem] = []
+    own = default_traffic(bundled)
+    load, probe_spec = scenario.load, scenario.probe
+    locustfile, offered = own.locustfile, None
+    if load.locustfile is not None:
+        locustfile = compose_path(path, load.locustfile)
+        try:
+            offered = inspect_locustfile(locustfile)
+        except InputError as e:
+            problems.append(document.problem(("load", "locustfile"), e.message))
+    mix = None
+    if load.mix and any(load.mix.values()):
+        mix = Mix.of(load.mix)
+        reason = mix_problem(mix, locustfile, offered)
+        if reason:
+            name = mix.unknown(offered.names() if offered else
+                               HOSTING_TASKS if locustfile == HOSTING else ["Visitor"])[0]
+            problems.append(document.problem(("load", "mix", name), reason))
+    probe = dataclasses.replace(
+        own.probe, path=probe_spec.path or own.probe.path, method=probe_spec.method,
+        expect_status=StatusMatch.parse(probe_spec.expect_status),
+        expect_body=probe_spec.expect_body, timeout=probe_spec.timeout,
+        rate=probe_spec.rate if probe_spec.rate is not None else
+        load.prober_rate if load.prober_rate is not None else own.probe.rate)
+    read_back, unknown = own.read_back, own.read_back_unknown
+    given = scenario.verify.read_back
+    if given is False:
+        read_back, unknown = None, False
+    elif isinstance(given, ReadBackModel):
+        read_back, unknown = ReadBackSpec(given.path, StatusMatch.parse(given.expect_status),
+                                          given.compare), False
+    targets = {}
+    for where, spec in (("load", load), ("probe", probe_spec),
+                        ("verify", given if isinstance(given, ReadBackModel) else None)):
+        target = Target(spec.service, spec.port) if spec is not None else Target()
+        targets[where] = target
+        reason = target.problem(topology.published) if topology.services else None
+        if reason:
+            at = (where, "read_back") if where == "verify" else (where,)
+            problems.append(document.problem((*at, "port" if spec and spec.port and
+                                              spec.service in topology.published else "service"),
+                                             reason))
+    if unknown and (scenario.objectives.max_lost_writes is not None
+                    or scenario.objectives.max_corrupt_writes is not None
+                    or scenario.objectives.rpo is not None):
+        problems.append(document.problem(("objectives",), "judges lost writes, but this stack has "
+                                         "no way to read them back: add `verify.read_back: "
+                                         "{path: /items/{id}}` (where the app gives a write back)"))
+    traffic = Traffic(locustfile, mix, probe, read_back, targets["load"], targets["probe"],
+                      targets["verify"], offered, unknown)
+    return traffic, problems
 
 
 def _target_problem(kind: str, target: str | None, topology: Topology) -> str | None:

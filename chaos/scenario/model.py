@@ -9,7 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from chaos.scenario.durations import parse_duration
 
@@ -62,20 +71,113 @@ class StackSpec(Strict):
         return [self.compose] if isinstance(self.compose, str) else list(self.compose)
 
 
-class LoadSpec(Strict):
-    """The customers: Locust's hosting mix."""
+def _url_path(value: Any) -> Any:
+    if isinstance(value, str) and (not value.startswith("/") or any(c.isspace() or c in "#\0"
+                                                                    for c in value)):
+        raise ValueError(f"{value!r} is not a URL path: write it from the first slash, without "
+                         "spaces, e.g. /healthz")
+    return value
 
+
+UrlPath = Annotated[str, BeforeValidator(_url_path), Field(max_length=2000)]
+#: A container port as the compose file's `ports:` names it: 80, or "80/tcp".
+ContainerPort = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int)
+                                               and not isinstance(v, bool) else v),
+                          Field(pattern=r"^[0-9]{1,5}(/(tcp|udp|sctp))?$")]
+
+
+class Target(Strict):
+    """Which published port requests go to: a service's, in a stack with no edge."""
+
+    #: Not given: the edge's port (the service `edge`, or one whose role is edge), or else
+    #: the first port published in the compose file.
+    service: str | None = None
+    #: The container port as `ports:` publishes it (80, or "80/tcp"); not given: the
+    #: service's first published port.
+    port: ContainerPort | None = None
+
+    @model_validator(mode="after")
+    def _port_of_a_service(self) -> Target:
+        if self.port is not None and self.service is None:
+            raise ValueError("`port` is a port of `service`: name the service too")
+        return self
+
+
+class LoadSpec(Target):
+    """The customers: Locust users, from the traffic's locustfile."""
+
+    #: A locustfile of the user's own (relative to the scenario file); not given: the
+    #: hosting mix on the bundled stack, visitors of the probe's path on any other.
+    locustfile: str | None = Field(default=None, min_length=1)
     users: Annotated[int, Field(ge=0, le=10000)] = 10
     spawn_rate: Annotated[float, Field(gt=0)] = 10.0
     duration: Duration = 60.0
-    #: Weights by name: browse_static, browse_db, upload, read. Locust repeats a task
-    #: once per unit of weight: a weight of 10**9 would never start.
+    #: Weights by name: the hosting mix's tasks (browse_static, browse_db, upload, read) or a
+    #: locustfile's User classes. Names left out weigh 0. Locust repeats a task once per
+    #: unit of weight: a weight of 10**9 would never start.
     mix: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
     upload_size: str = "1k-64k"
     workers: Annotated[int, Field(ge=0, le=64)] = 0
-    prober_rate: Annotated[float, Field(ge=0, le=100)] = 10.0
+    #: Probes a second (the older place of `probe.rate`).
+    prober_rate: Annotated[float, Field(ge=0, le=100)] | None = None
     #: Load before the steps' clock starts: the steady state they are measured against.
     steady_state: Duration = 5.0
+
+
+class ProbeSpec(Target):
+    """The independent prober: what it asks, what answer counts as up."""
+
+    #: Not given: /healthz on the bundled stack, / on any other.
+    path: UrlPath | None = None
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    #: 200, "2xx", "200-299" or a list of them.
+    expect_status: int | str | list[int | str] = "2xx"
+    #: A substring the body must hold.
+    expect_body: str | None = Field(default=None, min_length=1, max_length=1000)
+    #: Probes a second (0: no prober); not given: load.prober_rate, or 10.
+    rate: Annotated[float, Field(ge=0, le=100)] | None = None
+    timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=60)] = 1.0
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: Any) -> Any:
+        from chaos.load.http_check import StatusMatch
+
+        StatusMatch.parse(value)
+        return value
+
+
+class ReadBackSpec(Target):
+    """How each acknowledged write is read back after the drill."""
+
+    #: With `{id}` where the acknowledged id goes, e.g. /items/{id}.
+    path: UrlPath
+    #: The answer that means "still there": 200, "2xx", ... (below 400).
+    expect_status: int | str | list[int | str] = 200
+    #: sha256: the body must be the acknowledged content; status: only its presence counts.
+    compare: Literal["sha256", "status"] = "sha256"
+
+    @field_validator("path")
+    @classmethod
+    def _one_id(cls, value: str) -> str:
+        import re
+
+        if value.count("{id}") != 1 or re.sub(r"\{id\}", "", value).count("{") \
+                or "}" in value.replace("{id}", ""):
+            raise ValueError(f"{value!r}: write the path with `{{id}}` once where the write's id "
+                             "goes, e.g. /items/{id}")
+        return value
+
+    @field_validator("expect_status")
+    @classmethod
+    def _statuses(cls, value: Any) -> Any:
+        from chaos.load.http_check import StatusMatch
+
+        match = StatusMatch.parse(value)
+        if any(high >= 400 for _, high in match.ranges):
+            raise ValueError(f"{match}: a write read back is there when the answer is below 400 "
+                             "(404 and 410 say it is missing)")
+        return value
 
 
 class Condition(Strict):
@@ -175,8 +277,11 @@ class Check(Strict):
 
 
 class Verify(Strict):
-    #: Read every acknowledged upload back through the edge.
-    read_back: bool = True
+    #: Read every acknowledged write back: true (the bundled app's way, or the stack's
+    #: own defaults), false, or how (`path: /items/{id}`, `expect_status`, `compare`).
+    read_back: Annotated[Annotated[bool, Tag("<yes or no>")] | Annotated[ReadBackSpec, Tag("<how>")],
+                         Discriminator(lambda v: "<how>" if isinstance(v, dict | ReadBackSpec)
+                                       else "<yes or no>")] = True
     checks: list[Check] = Field(default_factory=list)
     #: Probe conditions that must hold at the end.
     expect: list[Condition] = Field(default_factory=list)
@@ -197,6 +302,7 @@ class Scenario(Strict):
     summary: str
     stack: StackSpec = Field(default_factory=StackSpec)
     load: LoadSpec = Field(default_factory=LoadSpec)
+    probe: ProbeSpec = Field(default_factory=ProbeSpec)
     steps: list[Step] = Field(default_factory=list)
     objectives: Objectives = Field(default_factory=Objectives)
     verify: Verify = Field(default_factory=Verify)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chaos.load.traffic import Traffic
 from chaos.scenario.durations import format_duration
 from chaos.scenario.model import Scenario, Step
 
@@ -76,7 +77,8 @@ def describe_step(step: Step) -> str:
     return text
 
 
-def render_plan(scenario: Scenario, time_scale: float, up_at: float | None = None) -> list[str]:
+def render_plan(scenario: Scenario, time_scale: float, up_at: float | None = None, *,
+                traffic: Traffic | None = None) -> list[str]:
     """The dry run's lines: the load, then every step with its time from the load's start."""
     load = scenario.load
     steady = load.steady_state * time_scale
@@ -87,6 +89,17 @@ def render_plan(scenario: Scenario, time_scale: float, up_at: float | None = Non
              f"  load: {load.users} users for {format_duration(load.duration * time_scale)}"
              f" (steady state {format_duration(steady)} first)"
              + (f", {load.workers} workers" if load.workers else "")]
+    if traffic is not None:
+        probe = traffic.probe
+        lines.append(f"  traffic: {traffic.describe()} -> {traffic.load_target}")
+        lines.append(f"  probe: {probe.method} {probe.path} {probe.rate:g}/s, up when "
+                     f"{probe.expect_status}" + (f" with {probe.expect_body!r}" if probe.expect_body
+                                                 else "") + f" within {probe.timeout:g} s")
+        read = traffic.read_back
+        lines.append("  read back: " + (f"GET {read.path}, there when {read.expect_status}, "
+                                        f"compared by {read.compare}" if read else
+                                        "no way given (verify.read_back)" if traffic.read_back_unknown
+                                        else "no"))
     for planned in plan(scenario, time_scale):
         when = "T+?" if planned.starts is None else f"T+{format_duration(steady + planned.starts)}"
         if planned.starts is not None and up_at is not None:

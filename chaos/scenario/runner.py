@@ -24,6 +24,7 @@ from chaos.faults import active
 from chaos.faults.base import FaultContext
 from chaos.faults.registry import make_fault
 from chaos.load.session import LoadRecords
+from chaos.load.traffic import Traffic
 from chaos.measure.backup_loss import BackupMatch, match_backup
 from chaos.measure.summary import Measurements
 from chaos.progress import Progress
@@ -83,6 +84,7 @@ class DrillRunner:
             "time_scale": self.scale, "matrix": dict(options.matrix),
             "overrides": dict(options.overrides),
             "load": scenario.load.model_dump(mode="json", by_alias=True),
+            "traffic": traffic_json(loaded.traffic),
             "objectives": scenario.objectives.model_dump(mode="json", by_alias=True,
                                                          exclude_none=True)}
         self.monitor: StackMonitor | None = None
@@ -93,6 +95,7 @@ class DrillRunner:
         self.state: RunState | None = None
         self.owns_stack = True
         self.t0 = 0.0
+        self.urls: dict[str, str] = {}
 
     # -- the whole drill -------------------------------------------------------
 
@@ -181,8 +184,10 @@ class DrillRunner:
                              "allow_host_access": self.scenario.stack.allow_host_access,
                              "edge_url": self.state.edge_url,
                              "services": stack_services(client, self.state.run_id)}
-        if not self.state.edge_url:
-            raise StackError(f"run {self.state.run_id} publishes no port: nothing to send load to")
+        traffic, published = self.loaded.traffic, self.state.published
+        self.urls = {"load": traffic.load_target.url(published, self.state.edge_url),
+                     "probe": traffic.probe_target.url(published, self.state.edge_url),
+                     "read_back": traffic.read_back_target.url(published, self.state.edge_url)}
         self.monitor = StackMonitor(client, self.state.run_id, self.options.out_dir).start()
 
     # -- load and steps -----------------------------------------------------------
@@ -191,19 +196,21 @@ class DrillRunner:
         from chaos.cli.load import parse_size_range
         from chaos.load.runner import LoadPlan
         from chaos.load.session import LoadSession
-        from chaos.load.settings import LoadSettings, Mix
+        from chaos.load.settings import LoadSettings
 
-        load = self.scenario.load
-        assert self.state is not None and self.state.edge_url
+        load, traffic = self.scenario.load, self.loaded.traffic
+        assert self.state is not None
         smallest, largest = parse_size_range(load.upload_size)
-        mix = Mix(**load.mix) if load.mix else Mix()
         out = (self.options.out_dir / "load").resolve()
-        plan_ = LoadPlan(self.state.edge_url, LoadSettings(out, mix, smallest, largest),
-                         users=max(load.users, 1), spawn_rate=load.spawn_rate, duration=LOAD_CAP,
-                         workers=load.workers)
-        with self.progress.step(f"load: {load.users} users, steady state "
+        settings = LoadSettings(out, traffic.mix, smallest, largest, locustfile=traffic.locustfile,
+                                visit_path=traffic.probe.path)
+        plan_ = LoadPlan(self.urls["load"], settings, users=max(load.users, 1),
+                         spawn_rate=load.spawn_rate, duration=LOAD_CAP, workers=load.workers)
+        with self.progress.step(f"load: {load.users} users of {traffic.describe()}, probes "
+                                f"{traffic.probe.method} {traffic.probe.path}, steady state "
                                 f"{load.steady_state * self.scale:g} s"):
-            session = LoadSession(plan_, prober_rate=load.prober_rate, with_load=load.users > 0,
+            session = LoadSession(plan_, probe=traffic.probe, probe_url=self.urls["probe"],
+                                  with_load=load.users > 0,
                                   record_in=self.ctx.run_dir if self.ctx else None)
             session.__enter__()
         try:
@@ -414,11 +421,16 @@ class DrillRunner:
         # Faults out, the site whole again: then the checks of the end state.
         self._roll_back_all()
         self.reads = None
-        if verify.read_back and records.acks:
+        traffic = self.loaded.traffic
+        if traffic.read_back is not None and records.acks:
             from chaos.load.verify import read_back
 
-            with self.progress.step(f"reading back {len(records.acks)} acknowledged uploads"):
-                self.reads = read_back(self.state.edge_url or "", records.acks)
+            with self.progress.step(f"reading back {len(records.acks)} acknowledged writes "
+                                    f"({traffic.read_back.path})"):
+                self.reads = read_back(self.urls["read_back"], records.acks, traffic.read_back)
+        elif traffic.read_back_unknown and records.acks:
+            self.progress.info(f"{len(records.acks)} acknowledged writes were not read back: say "
+                               "how in the scenario's `verify.read_back` (e.g. {path: /items/{id}})")
         for check in verify.checks:
             self.result.checks.append(self._testinfra(check.server, check.service_running,
                                                       check.file_exists, check.command))
@@ -490,6 +502,22 @@ class DrillRunner:
         return match_backup(records.acks, measured.loss, set(last.data["backup_uploads"]),
                             backup=last.data["backup"], taken_at=last.data["backup_taken_at"],
                             restored_at=last.data["rebooted_at"])
+
+
+def traffic_json(traffic: Traffic) -> dict[str, Any]:
+    """What the drill sent and asked, as the result records it."""
+    probe, read = traffic.probe, traffic.read_back
+    return {"locustfile": str(traffic.locustfile), "builtin": traffic.builtin,
+            "mix": dict(traffic.mix.weights) if traffic.mix else None,
+            "classes": traffic.offered.names() if traffic.offered else None,
+            "load_target": str(traffic.load_target),
+            "probe": {"method": probe.method, "path": probe.path,
+                      "expect_status": str(probe.expect_status), "expect_body": probe.expect_body,
+                      "rate": probe.rate, "timeout": probe.timeout,
+                      "target": str(traffic.probe_target)},
+            "read_back": None if read is None else {
+                "path": read.path, "expect_status": str(read.expect_status),
+                "compare": read.compare, "target": str(traffic.read_back_target)}}
 
 
 def stack_services(client: Any, run_id: str) -> list[dict[str, str]]:

@@ -92,11 +92,11 @@ def test_each_upload_is_read_back_with_retries_only_for_answers_that_prove_nothi
     got = read_back(url, acks("intact", "missing", "gone", "flaky", "broken"), workers=2,
                     timeout=5.0, retries=2)
     assert got == {
-        "intact": ReadBack(200, HELLO_SHA256, ""),
-        "missing": ReadBack(404, None, "no such upload"),
-        "gone": ReadBack(410, None, "gone"),
-        "flaky": ReadBack(200, HELLO_SHA256, ""),  # the 503 was retried
-        "broken": ReadBack(500, None, LONG_ERROR[:200]),  # an error's text is cut at 200
+        "intact": ReadBack(200, HELLO_SHA256, "", found=True),
+        "missing": ReadBack(404, None, "no such upload", found=False),
+        "gone": ReadBack(410, None, "gone", found=False),
+        "flaky": ReadBack(200, HELLO_SHA256, "", found=True),  # the 503 was retried
+        "broken": ReadBack(500, None, LONG_ERROR[:200], found=False),  # an error's text is cut at 200
     }
     # 4xx is an answer; 5xx is tried again, up to 1 + retries times in all.
     assert handler.hits == {"intact": 1, "missing": 1, "gone": 1, "flaky": 2, "broken": 3}
@@ -110,7 +110,7 @@ def test_an_edge_that_refuses_connections_gives_no_answer_after_every_retry(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     got = read_back(f"http://127.0.0.1:{port}", acks("u1"), retries=1, timeout=5.0)
-    assert got == {"u1": ReadBack(0, None, "ConnectionError")}
+    assert got == {"u1": ReadBack(0, None, "ConnectionError", found=False)}
     assert waits == [0.2]
 
 
@@ -118,7 +118,7 @@ def test_a_read_back_slower_than_the_timeout_is_no_answer(edge: tuple[str, type[
                                                            waits: list[float]) -> None:
     url, handler = edge
     got = read_back(url, acks("slow"), timeout=0.25, retries=0)
-    assert got == {"slow": ReadBack(0, None, "ReadTimeout")}
+    assert got == {"slow": ReadBack(0, None, "ReadTimeout", found=False)}
     assert handler.hits == {"slow": 1} and waits == []
 
 
@@ -133,7 +133,8 @@ def test_each_worker_keeps_one_connection_for_all_its_reads(edge: tuple[str, typ
 def test_with_no_attempt_allowed_every_upload_is_unreadable_not_tried(
         edge: tuple[str, type[Edge]], waits: list[float]) -> None:
     url, handler = edge
-    assert read_back(url, acks("intact"), retries=-1) == {"intact": ReadBack(0, None, "not tried")}
+    assert read_back(url, acks("intact"), retries=-1) == \
+        {"intact": ReadBack(0, None, "not tried", found=False)}
     assert handler.hits == {} and waits == []
 
 
@@ -165,7 +166,7 @@ def test_by_default_eight_workers_read_with_a_10_s_timeout_and_3_retries(
         monkeypatch.setattr(FakeSession, name, fresh)
     monkeypatch.setattr(requests, "Session", FakeSession)
     got = read_back("http://edge", acks(*(f"u{i}" for i in range(9))))
-    assert got == {f"u{i}": ReadBack(503, None, "busy") for i in range(9)}
+    assert got == {f"u{i}": ReadBack(503, None, "busy", found=False) for i in range(9)}
     assert FakeSession.peak == 8
     assert sorted(url for url, _, _ in FakeSession.calls) == sorted(
         f"http://edge/upload/u{i}" for i in range(9) for _ in range(4))

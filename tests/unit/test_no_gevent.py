@@ -8,8 +8,9 @@ import sys
 
 import chaos
 
-#: The one module only a Locust process loads.
-LOCUST_SIDE = {"chaos.load.locustfile", "chaos.pytest_plugin"}
+#: The modules only a Locust process loads.
+LOCUST_SIDE = {"chaos.load.chaos_harness_listener", "chaos.load.hosting_mix", "chaos.load.visit_mix",
+               "chaos.pytest_plugin"}
 
 
 def harness_modules() -> list[str]:
