@@ -44,7 +44,7 @@ mutation: setup
 	$(VENV)/bin/python scripts/mutation.py
 
 lint: setup
-	$(VENV)/bin/ruff check chaos tests bench
+	$(VENV)/bin/ruff check chaos tests bench examples
 	$(VENV)/bin/mypy chaos
 
 clean: setup

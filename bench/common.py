@@ -270,11 +270,13 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack_up(prefix: str, *settings: str) -> Iterator[Stack]:
-    """`drill up` (--set KEY=VALUE for each of `settings`) in a private state folder; always down."""
+def stack_up(prefix: str, *settings: str, compose: Path | None = None) -> Iterator[Stack]:
+    """`drill up` (--set KEY=VALUE for each of `settings`; `-f compose`, default the bundled
+    stack) in a private state folder; always down."""
     with private_drill(prefix) as drill:
         print("bringing a stack up ...", flush=True)
-        done = drill.run("up", *(a for s in settings for a in ("--set", s))).check()
+        done = drill.run("up", *(a for s in settings for a in ("--set", s)),
+                         *(("-f", str(compose)) if compose else ())).check()
         run_id = drill.current()
         record = json.loads((drill.state_dir / "runs" / str(run_id) / "state.json").read_text())
         if not run_id or not record.get("edge_url"):
@@ -318,18 +320,21 @@ def _machine_busy() -> tuple[float, float]:
 
 
 def locust_run(host: str, out: Path, users: int, seconds: float, *, record: bool,
-               mix: str = "browse_static=4,browse_db=3,upload=0,read=0") -> dict[str, Any]:
+               mix: str = "browse_static=4,browse_db=3,upload=0,read=0",
+               locustfile: Path | None = None) -> dict[str, Any]:
     """One headless Locust run, no think time: Locust's aggregated figures, its CPU and the machine's.
 
-    `record` False switches the harness's per-request timeline and ledger off (plain Locust).
+    `record` False runs plain Locust: no listener, no timeline, no ledger. `locustfile`: a
+    user's own (its own think time, weights and mix), instead of the hosting mix.
     """
     import csv
     import threading
 
     from chaos.load.runner import LoadPlan, LocustProcess
-    from chaos.load.settings import LoadSettings, Mix
+    from chaos.load.settings import HOSTING, LoadSettings, Mix
 
-    settings = LoadSettings(out, mix=Mix.parse(mix), wait_min=0.0, wait_max=0.0, record=record)
+    settings = LoadSettings(out, mix=None if locustfile else Mix.parse(mix), wait_min=0.0,
+                            wait_max=0.0, record=record, locustfile=locustfile or HOSTING)
     plan = LoadPlan(host, settings, users=users, spawn_rate=users, duration=seconds,
                     extra_args=("--csv", str(out / "stats")))
     samples: list[tuple[float, float, float, float]] = []  # wall, locust cpu, machine busy, total

@@ -135,7 +135,9 @@ class LoadSettings:
 
     def locust_arguments(self) -> list[str]:
         """`-f LISTENER,FILE`, and with a mix of classes, which classes run and their weights."""
-        arguments = ["-f", f"{LISTENER},{self.locustfile}"]
+        # Without recording, no listener at all: plain Locust on the same file (the bench's
+        # baseline); `ledger.acknowledge` then records nothing.
+        arguments = ["-f", f"{LISTENER},{self.locustfile}" if self.record else str(self.locustfile)]
         if self.mix is not None and not self.weighs_tasks:
             weighted = [(name, weight) for name, weight in self.mix.weights if weight > 0]
             # Only the weighted classes run (Locust's positional names): it drops weight-0

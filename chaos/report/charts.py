@@ -198,8 +198,8 @@ def _lanes_axis(fig: go.Figure, lanes: Sequence[str], row: int) -> None:
 
 
 def timeline_figure(traffic: TrafficSeries | None, marks: Sequence[Mark], phases: Sequence[PhaseBand],
-                    downtime: Sequence[tuple[float, float]], x_range: tuple[float, float]
-                    ) -> go.Figure:
+                    downtime: Sequence[tuple[float, float]], x_range: tuple[float, float],
+                    probe: str = "10 requests/s to /healthz") -> go.Figure:
     """Steps and phases in lanes on top; request rate, errors, p95 and availability below.
 
     Without traffic (the run left no timeline) only the lanes are drawn.
@@ -214,7 +214,7 @@ def timeline_figure(traffic: TrafficSeries | None, marks: Sequence[Mark], phases
         titles += [f"Load: requests sent per second{_bucket_text(traffic.bucket)}",
                    "Load: failed requests (% of the bucket's requests)",
                    "Load: 95th percentile latency (ms, log scale)",
-                   "Prober (10 requests/s to /healthz): availability (% answered well)"]
+                   f"Prober ({probe}): availability (% answered well)"]
     rows = len(titles)
     heights = [lanes_px] + [metric_px] * (rows - 1)
     height = _height(heights)

@@ -146,7 +146,7 @@ def _charts(section: RunSection, folder: Path, result: Mapping[str, Any],
     if requests or marks:
         traffic = traffic_series(requests, origin, start=started, end=ended) if requests else None
         figure = charts.timeline_figure(traffic, marks, charts.phase_bands(faults, origin), downtime,
-                                        x_range)
+                                        x_range, probe=_probe_text(result))
         section.timeline_chart = _div(figure, f"{section.anchor}-timeline")
     samples_path = folder / "stack" / "samples.jsonl"
     samples: list[StackSample] = []
@@ -294,6 +294,16 @@ def _log_excerpts(folder: Path, result: Mapping[str, Any], measurements: Mapping
                              if files[name].is_relative_to(folder) else str(files[name])})
         excerpts.append({"fault": fault, "at": _tplus(at, origin), "services": services})
     return excerpts
+
+
+def _probe_text(result: Mapping[str, Any]) -> str:
+    """What the prober asked, as the chart's title says it: `10 requests/s to GET /healthz`."""
+    parameters = result.get("parameters") or {}
+    probe = (parameters.get("traffic") or {}).get("probe") or {}
+    if probe:
+        return f"{probe.get('rate', 10):g} requests/s, {probe.get('method', 'GET')} {probe.get('path', '/')}"
+    rate = (parameters.get("load") or {}).get("prober_rate") or 10
+    return f"{rate:g} requests/s to /healthz"  # results from before the probe section
 
 
 def _artifacts(folder: Path, result: Mapping[str, Any], out_dir: Path) -> list[tuple[str, str]]:

@@ -116,7 +116,7 @@ def _cell(text: str) -> str:
 def render_markdown(results: Sequence[Mapping[str, Any]], report_path: Path | None = None) -> str:
     """A GitHub-flavoured table, one row per run; then what failed; then where the report is."""
     rows = [summary_row(r) for r in results]
-    lines = ["| scenario | verdict | RTO | RPO / lost uploads | error rate | p95 |",
+    lines = ["| scenario | verdict | RTO | RPO / lost writes | error rate | p95 |",
              "|---|---|---|---|---|---|"]
     for row in rows:
         lines.append("| " + " | ".join(_cell(c) for c in (

@@ -26,7 +26,7 @@ def phase_table(rows: list[PhaseStats]) -> list[str]:
 def render(m: Measurements) -> str:
     """The measurements of a run: traffic, each fault's impact, data loss."""
     lines = [f"load: {m.requests} requests ({m.failed} failed), "
-             f"{m.acknowledged_uploads} uploads acknowledged, "
+             f"{m.acknowledged_uploads} writes acknowledged, "
              f"{m.ended_at - m.started_at:.1f} s"]
     lines += phase_table([m.overall])
     s = m.settings
@@ -43,7 +43,7 @@ def render(m: Measurements) -> str:
         lines += phase_table(result.phases)
     if m.loss is not None:
         loss = m.loss
-        lines.append(f"data: {loss.acknowledged} acknowledged uploads read back: {loss.intact} intact, "
+        lines.append(f"data: {loss.acknowledged} acknowledged writes read back: {loss.intact} intact, "
                      f"{loss.missing} missing, {loss.corrupt} corrupt, "
                      f"{len(loss.unreadable_ids)} unreadable")
         if loss.lost_ids:

@@ -133,9 +133,9 @@ def test_steps_table_has_planned_and_real_times(v2_report: str) -> None:
     assert "slow-disk" in rows and "T+35.00 s" in rows  # rolled back
 
 
-def test_data_loss_lists_the_lost_uploads(v2_report: str) -> None:
+def test_data_loss_lists_the_lost_writes(v2_report: str) -> None:
     part = section(v2_report, "run-1-data")
-    assert "20 missing uploads" in text(part)
+    assert "20 missing writes" in text(part)
     assert f"{20:032x}" in part
     assert "<details>" in part  # 20 ids: collapsed
 

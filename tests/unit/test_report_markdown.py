@@ -20,7 +20,7 @@ def fixture(name: str) -> dict[str, Any]:
 def test_one_row_per_run_with_rto_loss_errors_and_p95() -> None:
     text = render_markdown([fixture("result-v1.json"), fixture("result-v2-failed.json")])
     lines = text.splitlines()
-    assert lines[0] == "| scenario | verdict | RTO | RPO / lost uploads | error rate | p95 |"
+    assert lines[0] == "| scenario | verdict | RTO | RPO / lost writes | error rate | p95 |"
     assert lines[1] == "|---|---|---|---|---|---|"
     assert lines[2] == ("| datacentre-shutdown | ✅ passed | 10.00s | 0.00s / 0 of 40 "
                         "| 15.0% (90 of 600) | 50 ms |")
