@@ -34,6 +34,7 @@ from common import (
 
 from chaos.engine import objects
 from chaos.engine.client import connect
+from chaos.load.prober import BUNDLED_PATH, ProbeSpec
 from chaos.load.runner import LoadPlan
 from chaos.load.session import LoadSession
 from chaos.load.settings import LoadSettings
@@ -50,7 +51,7 @@ def one(stack: Stack, outage: float, out: Path) -> dict[str, Any]:
     edge = objects.service_container(engine, stack.run_id, "edge")
     plan = LoadPlan(stack.edge_url, LoadSettings(out), users=20, spawn_rate=20,
                     duration=BEFORE + outage + SETTINGS.hold + 4)
-    with LoadSession(plan, prober_rate=20) as session:
+    with LoadSession(plan, probe=ProbeSpec(path=BUNDLED_PATH), prober_rate=20) as session:
         time.sleep(BEFORE)
         try:
             before_pause = time.time()

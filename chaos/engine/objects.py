@@ -7,6 +7,8 @@ wrapped in a harness error naming what failed.
 
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -377,6 +379,22 @@ def state_of(container: Container) -> ContainerState:
     attrs = container.attrs.get("State", {})
     health = attrs.get("Health", {}).get("Status") if attrs.get("Health") else None
     return ContainerState(attrs.get("Status", "unknown"), health, attrs.get("ExitCode"))
+
+
+def finished_at(container: Container) -> float | None:
+    """When the container's process last ended, as Docker recorded it (epoch seconds), from
+    the attributes as last loaded; None when it never ended or the time does not parse."""
+    text = (container.attrs.get("State") or {}).get("FinishedAt") or ""
+    found = _DOCKER_TIME.match(text)
+    if not found or text.startswith("0001-"):
+        return None
+    whole = datetime.datetime.strptime(found["whole"], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.UTC)
+    return whole.timestamp() + float("0." + (found["fraction"] or "0"))
+
+
+#: Docker's times: RFC 3339 in UTC with up to nanoseconds, `2026-11-30T23:11:10.146123456Z`.
+_DOCKER_TIME = re.compile(r"(?P<whole>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(?P<fraction>\d{1,9}))?Z$")
 
 
 def last_health_check(container: Container) -> str:

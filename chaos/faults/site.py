@@ -40,15 +40,22 @@ class _SiteFault(Fault):
         return objects.site_containers(ctx.client, ctx.run_id, target)
 
     def _confirm(self, injection: Injection, containers: list[Container], wanted: set[str],
-                 what: str) -> Injection:
+                 what: str, acted_at: float | None = None) -> Injection:
         if _wait_status(containers, wanted):
             injection.confirmed = True
-            injection.effective_at = time.time()
+            injection.effective_at = self._took_effect(injection, containers,
+                                                       acted_at or time.time())
             injection.evidence = f"{what}: {', '.join(_names(containers))}"
         else:
             injection.evidence = f"not every container reached {'/'.join(sorted(wanted))}: not confirmed"
         injection.affected = _names(containers)
         return injection
+
+    def _took_effect(self, injection: Injection, containers: list[Container],
+                     acted_at: float) -> float:
+        """When the effect began: once the calls that make it had returned (not when polling
+        saw it, up to a poll later)."""
+        return acted_at
 
     def _act_on_all(self, ctx: FaultContext, target: str, action: Callable[[Container], None],
                     wanted: set[str], what: str) -> Injection:
@@ -57,7 +64,7 @@ class _SiteFault(Fault):
         injection = self.begin(target)
         for container in containers:
             action(container)
-        return self._confirm(injection, containers, wanted, what)
+        return self._confirm(injection, containers, wanted, what, acted_at=time.time())
 
 
 class PowerOff(_SiteFault):
@@ -66,6 +73,14 @@ class PowerOff(_SiteFault):
 
     def inject(self, ctx: FaultContext, target: str) -> Injection:
         return self._act_on_all(ctx, target, objects.kill, {"exited"}, "powered off")
+
+    def _took_effect(self, injection: Injection, containers: list[Container],
+                     acted_at: float) -> float:
+        """When the first machine went dark, as Docker recorded its end (`FinishedAt`): the
+        kill lands before the API call returns, and customers see it from then on."""
+        ended = [at for at in map(objects.finished_at, containers)
+                 if at is not None and injection.asked_at - 1.0 <= at <= acted_at + 1.0]
+        return max(injection.asked_at, min(ended)) if ended else acted_at
 
     def rollback(self, ctx: FaultContext, target: str) -> None:
         """Power on: the machines boot again (their drives and arrays kept)."""

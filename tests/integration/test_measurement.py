@@ -13,6 +13,7 @@ import pytest
 
 from chaos.engine import objects
 from chaos.engine.runstate import RunState
+from chaos.load.prober import BUNDLED_PATH, ProbeSpec
 from chaos.load.runner import LoadPlan
 from chaos.load.session import LoadSession
 from chaos.load.settings import LoadSettings
@@ -25,6 +26,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 #: Short hold so a few seconds after the outage confirm the recovery.
 SETTINGS = RecoverySettings(window=1.0, threshold=0.99, hold=3.0)
+
+#: The bundled app's health path, as its drills probe it.
+HEALTHZ = ProbeSpec(path=BUNDLED_PATH)
 
 
 def plan(stack: RunState, out: Path, duration: float, users: int = 20) -> LoadPlan:
@@ -40,7 +44,7 @@ def test_downtime_of_a_frozen_edge_is_measured_to_100_ms(stack: RunState,
                                                          outage: float,
                                                          figure: Callable[[str], None]) -> None:
     edge = objects.service_container(engine, stack.run_id, "edge")
-    with LoadSession(plan(stack, tmp_path, duration=outage + 12), prober_rate=20) as session:
+    with LoadSession(plan(stack, tmp_path, duration=outage + 12), probe=HEALTHZ, prober_rate=20) as session:
         time.sleep(5)
         before_pause = time.time()
         objects.pause(edge)
@@ -70,7 +74,7 @@ def test_downtime_of_a_frozen_edge_is_measured_to_100_ms(stack: RunState,
 @pytest.mark.destructive
 def test_uploads_deleted_or_corrupted_on_the_server_are_reported_exactly(
         stack: RunState, engine: docker.DockerClient, tmp_path: Path) -> None:
-    with LoadSession(plan(stack, tmp_path, duration=8), prober_rate=5) as session:
+    with LoadSession(plan(stack, tmp_path, duration=8), probe=HEALTHZ, prober_rate=5) as session:
         session.wait()
     records = session.records()
     assert len(records.acks) >= 30, f"only {len(records.acks)} uploads acknowledged"

@@ -4,8 +4,8 @@ The notes app is built from its own Dockerfile on the base image; its locustfile
 User classes (readers; writers that record each acknowledged note with
 `ledger.acknowledge`); its health path is /health. A baseline has no failed request and
 loses nothing; a power-off of its web service is measured against the true outage (Docker's
-record of the kill to the app's own "listening" line after the power-on); the notes its
-write-back cache acknowledged and lost with the power are reported as exactly that set.
+record of the kill to the first answer the app gave after the power-on, from its log); the
+notes its write-back cache acknowledged and lost with the power are reported as exactly that set.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTES = ROOT / "examples" / "notes"
-LISTENING = re.compile(r"listening since ([0-9.]+)")
+ANSWERING = re.compile(r"answering since ([0-9.]+)")
 
 
 def result_of(folder: Path) -> dict[str, Any]:
@@ -118,10 +118,12 @@ def test_a_power_off_of_its_web_service_is_measured_and_the_lost_notes_named(
         drill.run("down", "--run", run_id)
     [step] = result["steps"]
     assert step["state"] == "done", step
-    # The truth: Docker saw the app die; the app says when it listened again after power-on.
-    [died] = deaths.of(run_id)
+    # The truth: Docker saw the app die; the app says when it answered again after the
+    # power-on (not when it listened: on this machine requests reached it ~0.8 s later).
+    # (The first death is the power-off's; `drill down` makes the next.)
+    died = deaths.of(run_id)[0]
     log = (tmp_path / result["artifacts"]["logs"]["web"]).read_text()
-    starts = [float(t) for t in LISTENING.findall(log)]
+    starts = [float(t) for t in ANSWERING.findall(log)]
     assert len(starts) == 2, log[-2000:]
     back = starts[1]
     truth = back - died
