@@ -55,8 +55,11 @@ class LocustProcess:
         env = {**os.environ, **plan.settings.to_environment(), "PYTHONUNBUFFERED": "1"}
         with self.output.open("wb") as out:
             # Its own process group, so stopping it reaches every worker.
+            # From the locustfile's own folder, as `cd there && locust -f FILE` runs it: a
+            # user's file may read its data by relative paths (it was inspected from there too).
             self.process = subprocess.Popen(plan.command(), stdout=out, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, env=env,
+                                            cwd=plan.settings.locustfile.parent,
                                             start_new_session=True)
         self.started_at = time.time()
 

@@ -114,6 +114,11 @@ class LoadSettings:
     #: The page `visit_mix.py` asks for.
     visit_path: str = "/"
 
+    def __post_init__(self) -> None:
+        # Locust runs from the locustfile's folder: every path it is given is absolute.
+        object.__setattr__(self, "out_dir", self.out_dir.absolute())
+        object.__setattr__(self, "locustfile", self.locustfile.absolute())
+
     @property
     def weighs_tasks(self) -> bool:
         """The hosting mix's mix names its tasks; any other locustfile's, its User classes."""

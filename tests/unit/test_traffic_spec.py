@@ -193,3 +193,46 @@ def test_without_the_harness_the_ledger_records_nothing(tmp_path: Path,
 def test_a_wrong_acknowledgement_says_what_is_wrong(call: object, phrase: str) -> None:
     with pytest.raises((ValueError, TypeError), match=phrase):
         call()  # type: ignore[operator]
+
+
+def options(**given: object) -> dict[str, object]:
+    """`drill load`'s options as click gives them, with `given` changed."""
+    return {"locustfile": None, "mix": "", "service": None, "port": None, "probe_path": None,
+            "probe_method": "GET", "probe_status": "2xx", "probe_body": None,
+            "prober_rate": 10.0, "probe_timeout": 1.0, "read_back_path": None,
+            "read_back_status": "200", "compare": "sha256",
+            "published": {"web": ["80/tcp"]}} | given
+
+
+def test_drill_loads_options_make_the_traffic_a_scenario_would() -> None:
+    from chaos.cli.load import traffic_from_options
+
+    notes = ROOT / "examples" / "notes" / "locustfile.py"
+    traffic = traffic_from_options(False, **options(  # type: ignore[arg-type]
+        locustfile=notes, mix="Writer=1", probe_path="/health", probe_status="200,204",
+        probe_body="ok", read_back_path="/notes/{id}", compare="status", service="web"))
+    assert traffic.locustfile == notes and traffic.mix == Mix.parse("Writer=1")
+    assert (traffic.probe.path, traffic.probe.expect_body) == ("/health", "ok")
+    assert 204 in traffic.probe.expect_status and 201 not in traffic.probe.expect_status
+    assert traffic.read_back == ReadBackSpec("/notes/{id}", StatusMatch.parse(["200"]), "status")
+    assert traffic.load_target == traffic.probe_target == Target("web")
+    bundled = traffic_from_options(True, **options())  # type: ignore[arg-type]
+    assert (bundled.locustfile, bundled.probe.path) == (HOSTING, "/healthz")
+    assert bundled.read_back == ReadBackSpec()
+
+
+@pytest.mark.parametrize("given, phrase", [
+    ({"mix": "browse_static=1"}, "--mix 'browse_static=1': unknown User class 'browse_static'"),
+    ({"probe_status": "2xy"}, "--probe-status '2xy'"),
+    ({"probe_path": "health"}, "--probe-path 'health': 'health' is not a URL path"),
+    ({"read_back_path": "/notes"}, "--read-back '/notes': '/notes': write the path with `{id}`"),
+    ({"port": "80"}, "--port is a port of --service"),
+    ({"service": "db"}, "service 'db' publishes no port"),
+    ({"locustfile": ROOT / "nowhere.py"}, "nowhere.py: no such file"),
+])
+def test_a_wrong_load_option_is_refused_naming_it(given: dict[str, object], phrase: str) -> None:
+    from chaos.cli.load import traffic_from_options
+
+    with pytest.raises(InputError) as refused:
+        traffic_from_options(False, **options(**given))  # type: ignore[arg-type]
+    assert phrase in refused.value.message

@@ -113,6 +113,29 @@ def test_a_mix_weighs_their_classes_and_a_class_left_out_does_not_run(app: str,
     assert names == {"PUT /notes/[id]"}
 
 
+def test_a_locustfile_runs_from_its_folder_with_its_modules_and_data(app: str,
+                                                                  tmp_path: Path) -> None:
+    # As `cd project && locust -f locustfile.py`: a module beside it, a file read by a
+    # relative path.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "paths.txt").write_text("/notes\n")
+    (project / "helpers.py").write_text("def paths():\n    return open('paths.txt').read().split()\n")
+    (project / "locustfile.py").write_text(
+        "from locust import HttpUser, constant, task\nfrom helpers import paths\n\n\n"
+        "class Browser(HttpUser):\n    wait_time = constant(0.05)\n\n    @task\n"
+        "    def browse(self):\n        for path in paths():\n            self.client.get(path)\n")
+    assert inspect_locustfile(project / "locustfile.py").names() == ["Browser"]
+    out = tmp_path / "out"
+    settings = LoadSettings(out, None, locustfile=project / "locustfile.py")
+    locust = LocustProcess(LoadPlan(app, settings, users=2, spawn_rate=10, duration=2))
+    try:
+        locust.wait(timeout=60)
+    finally:
+        locust.stop()
+    assert {r.name for r in read_timeline(out.glob("timeline-*.csv"))} == {"GET /notes"}
+
+
 def test_their_classes_are_listed_without_gevent_in_the_harness() -> None:
     found = inspect_locustfile(NOTES)
     assert [(c.name, c.weight, c.host) for c in found.classes] == \
