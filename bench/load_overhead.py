@@ -35,22 +35,36 @@ from common import (
     surroundings,
 )
 
-from chaos.records import TimelineWriter
-
 HERE = Path(__file__).resolve().parent
 OWN_LOCUSTFILE = HERE / "locustfiles" / "notes_flat_out.py"
 OWN_STACK = HERE.parent / "examples" / "notes" / "compose.yaml"
 
 
 def recording_cost(samples: int = 200_000) -> float:
-    """Seconds one timeline row costs the recording process (the listener's work alone)."""
+    """Seconds one timeline row costs a Locust process: the listener's work alone, through the
+    recorder as the listener calls it (the process's files found again for every request)."""
+    import os
+
+    from chaos.load.recorder import OUT_VARIABLE, Recorder
+
     with tempfile.TemporaryDirectory(prefix="bench-row-") as tmp:
-        writer = TimelineWriter(Path(tmp) / "timeline.csv", source="load")
-        started = time.perf_counter()
-        for _ in range(samples):
-            writer.add(time.time(), 0.0012345, "GET static", 200, True, "", 1234)
-        writer.close()
-        return (time.perf_counter() - started) / samples
+        previous = os.environ.get(OUT_VARIABLE)
+        os.environ[OUT_VARIABLE] = tmp
+        recorder = Recorder()
+        try:
+            started = time.perf_counter()
+            for _ in range(samples):
+                timeline = recorder.timeline()
+                assert timeline is not None
+                timeline.add(time.time(), 0.0012345, "GET static", 200, True, "", 1234)
+            elapsed = time.perf_counter() - started
+        finally:
+            recorder.close()
+            if previous is None:
+                os.environ.pop(OUT_VARIABLE, None)
+            else:
+                os.environ[OUT_VARIABLE] = previous
+        return elapsed / samples
 
 
 def table(rounds: list[dict[str, Any]]) -> None:

@@ -21,13 +21,18 @@ class Locates(Protocol):
     def problem(self, path: Sequence[str | int], message: str) -> Problem: ...
 
 
+#: The tags of the formats' tagged unions (a value that is a flag or a mapping): pydantic puts
+#: the branch in an error's location, where no key of the file is.
+UNION_TAGS = frozenset({"<yes or no>", "<how>"})
+
+
 def problems_from(error: ValidationError, document: YamlDocument | Locates, root: type[BaseModel],
                   refused: Mapping[str, str] | None = None) -> list[Problem]:
     """One problem per error, at the offending key, with the valid keys or the value given."""
     problems = []
     for item in error.errors(include_url=False):
-        # A branch of a tagged union (`<how>`) is not a key of the file.
-        loc = [part for part in item["loc"] if not (isinstance(part, str) and part.startswith("<"))]
+        # A branch of a tagged union is not a key of the file.
+        loc = [part for part in item["loc"] if part not in UNION_TAGS]
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             key = str(loc[-1])

@@ -130,11 +130,17 @@ def load(progress: Progress, run_id: str | None, duration: str, users: int, spaw
                             locustfile=traffic.locustfile, visit_path=traffic.probe.path)
     plan = LoadPlan(host, settings, users=users, spawn_rate=spawn_rate, duration=seconds,
                     workers=workers)
+    for note in traffic.offered.notes() if traffic.offered else []:
+        progress.info(f"note: {note}")
     with progress.step(f"{users} users of {traffic.describe()} for {seconds:g} s against {host} "
                        f"({'1 process' if not workers else f'{workers} workers'}); probes "
                        f"{traffic.probe.method} {traffic.probe.path}"):
         with LoadSession(plan, probe=traffic.probe, probe_url=host) as session:
-            session.wait()
+            if traffic.offered and traffic.offered.shapes:
+                # A load shape ignores --run-time: the load ends when --duration says.
+                clock.sleep(seconds)
+            else:
+                session.wait()
         records = session.records()
     reads = None
     if verify and traffic.read_back is not None:
@@ -200,6 +206,8 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
             raise InputError(f"{option} {text!r}: "
                              f"{e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
+    if probe_method == "HEAD" and probe_body:
+        raise InputError("--probe-body: a HEAD answer has no body; ask with GET")
     target = Target(service, port)
     problem = target.problem(published) if published else None
     if port is not None and service is None:
@@ -212,6 +220,11 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
                                 expect_body=probe_body or None, rate=prober_rate,
                                 timeout=probe_timeout)
     read_back, unknown = own.read_back, own.read_back_unknown
+    if read_back_path is None and (read_back_status != "200" or compare != "sha256"):
+        if own.read_back is None:
+            raise InputError("--read-back-status and --compare say how writes are read back: "
+                             "give --read-back PATH too (e.g. --read-back '/items/{id}')")
+        read_back_path = own.read_back.path
     if read_back_path is not None:
         from pydantic import ValidationError
 
@@ -220,11 +233,9 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
             given = ReadBackModel(path=read_back_path, expect_status=status,
                                   compare=compare)  # type: ignore[arg-type]
         except ValidationError as e:
-            raise InputError(f"--read-back {read_back_path!r}: "
+            raise InputError(f"--read-back {read_back_path!r} --read-back-status "
+                             f"{read_back_status!r}: "
                              f"{e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
         read_back, unknown = ReadBackSpec(given.path, StatusMatch.parse(given.expect_status),
                                           given.compare), False
-    elif read_back is not None and (compare != "sha256" or read_back_status != "200"):
-        read_back = ReadBackSpec(read_back.path, statuses("--read-back-status", read_back_status),
-                                 compare)  # type: ignore[arg-type]
     return Traffic(chosen, weights, probe, read_back, target, target, target, offered, unknown)

@@ -123,7 +123,7 @@ def up(options: UpOptions, progress: Progress, store: RunStore | None = None,
         with progress.step(f"starting {len(plans)} services and waiting for them to be healthy"):
             _start_all(client, project, plans, state, store, progress, cancel, deadline)
         state.published = published_urls(client, run_id, list(project.spec.services))
-        state.compose_files = [str(f) for f in project.files]
+        state.compose_files = [str(Path(f).resolve()) for f in project.files]
         edges = [name for name, service in project.spec.services.items()
                  if service.effective_labels.get(labels.ROLE) == "edge"]
         edge = state.edge_url = edge_url(state.published, edges)

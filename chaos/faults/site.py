@@ -80,7 +80,7 @@ class PowerOff(_SiteFault):
         kill lands before the API call returns, and customers see it from then on."""
         ended = [at for at in map(objects.finished_at, containers)
                  if at is not None and injection.asked_at - 1.0 <= at <= acted_at + 1.0]
-        return max(injection.asked_at, min(ended)) if ended else acted_at
+        return min(acted_at, max(injection.asked_at, min(ended))) if ended else acted_at
 
     def rollback(self, ctx: FaultContext, target: str) -> None:
         """Power on: the machines boot again (their drives and arrays kept)."""

@@ -31,7 +31,10 @@ class LoadPlan:
 
     def command(self) -> list[str]:
         out = self.settings.out_dir
-        command = [sys.executable, "-m", "chaos.load.locust_main", *self.settings.locust_arguments(),
+        # -P: Locust runs from the locustfile's folder, whose modules (a user's locust.py) must
+        # not hide Locust's own; Locust puts the folder on sys.path for the file itself.
+        command = [sys.executable, "-P", "-m", "chaos.load.locust_main",
+                   *self.settings.locust_arguments(),
                    "--headless",
                    "--host", self.host, "--users", str(self.users),
                    "--spawn-rate", str(self.spawn_rate), "--run-time", f"{max(1, round(self.duration))}s",

@@ -69,7 +69,9 @@ def inspect_locustfile(path: Path) -> Locustfile:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DRILL_LOAD_OUT", None)  # importing it must record nothing
     try:
-        done = subprocess.run([sys.executable, "-m", "chaos.load.locustfile_inspect", str(path)],
+        # -P: its folder first on sys.path would let a user's locust.py hide Locust; Locust
+        # adds the folder itself, as it does when it runs the file.
+        done = subprocess.run([sys.executable, "-P", "-m", "chaos.load.locustfile_inspect", str(path)],
                               capture_output=True, text=True, timeout=INSPECT_TIMEOUT, env=env,
                               stdin=subprocess.DEVNULL, cwd=path.parent, start_new_session=True)
     except subprocess.TimeoutExpired:
@@ -78,6 +80,8 @@ def inspect_locustfile(path: Path) -> Locustfile:
     last = done.stdout.strip().splitlines()[-1:] or [""]
     try:
         found = json.loads(last[0])
+        if not isinstance(found, dict) or not ("error" in found or "classes" in found):
+            raise ValueError("not the inspection's answer")
     except ValueError:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise InputError(f"locustfile {path}: could not be inspected (exit {done.returncode}): "

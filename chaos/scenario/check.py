@@ -181,9 +181,12 @@ def resolve_traffic(scenario: Scenario, path: Path, document: YamlDocument, bund
             problems.append(document.problem(("load", "locustfile"), e.message))
     mix = None
     if load.mix and any(load.mix.values()):
-        mix = Mix.of(load.mix)
-        reason = mix_problem(mix, locustfile, offered)
-        if reason:
+        try:
+            mix = Mix.of(load.mix)
+        except InputError as e:
+            problems.append(document.problem(("load", "mix"), e.message))
+        reason = mix_problem(mix, locustfile, offered) if mix is not None else None
+        if reason and mix is not None:
             name = mix.unknown(offered.names() if offered else
                                HOSTING_TASKS if locustfile == HOSTING else ["Visitor"])[0]
             problems.append(document.problem(("load", "mix", name), reason))
@@ -211,6 +214,13 @@ def resolve_traffic(scenario: Scenario, path: Path, document: YamlDocument, bund
             problems.append(document.problem((*at, "port" if spec and spec.port and
                                               spec.service in topology.published else "service"),
                                              reason))
+    asks = {"load": load.users > 0, "probe": probe.rate > 0, "verify": read_back is not None}
+    if topology.services and not any(topology.published.values()):
+        for where in [w for w, needed in asks.items() if needed][:1]:
+            problems.append(document.problem(
+                ("stack", "compose"), f"{where} needs a way in, but the stack publishes no port, so nothing can reach it: publish one with `ports:` "
+                "in the compose file, or set `load.users: 0`, `probe.rate: 0` and "
+                "`verify.read_back: false`"))
     if unknown and (scenario.objectives.max_lost_writes is not None
                     or scenario.objectives.max_corrupt_writes is not None
                     or scenario.objectives.rpo is not None):

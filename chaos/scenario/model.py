@@ -146,6 +146,12 @@ class ProbeSpec(Target):
         StatusMatch.parse(value)
         return value
 
+    @model_validator(mode="after")
+    def _a_body_to_look_in(self) -> ProbeSpec:
+        if self.method == "HEAD" and self.expect_body is not None:
+            raise ValueError("a HEAD answer has no body: drop `expect_body` or ask with GET")
+        return self
+
 
 class ReadBackSpec(Target):
     """How each acknowledged write is read back after the drill."""

@@ -92,6 +92,7 @@ def render_plan(scenario: Scenario, time_scale: float, up_at: float | None = Non
     if traffic is not None:
         probe = traffic.probe
         lines.append(f"  traffic: {traffic.describe()} -> {traffic.load_target}")
+        lines += [f"  note: {note}" for note in (traffic.offered.notes() if traffic.offered else [])]
         lines.append(f"  probe: {probe.method} {probe.path} {probe.rate:g}/s, up when "
                      f"{probe.expect_status}" + (f" with {probe.expect_body!r}" if probe.expect_body
                                                  else "") + f" within {probe.timeout:g} s")

@@ -161,6 +161,13 @@ class DrillRunner:
         if self.options.keep:
             current = store.current()
             found = store.load(current) if current else None
+            wanted = [str(Path(f).resolve()) for f in self.loaded.compose_files]
+            if found is not None and found.phase == Phase.UP and found.compose_files \
+                    and found.compose_files != wanted:
+                raise InputError(f"--keep would reuse run {found.run_id}, made from "
+                                 f"{', '.join(found.compose_files)}, but this drill wants "
+                                 f"{', '.join(wanted)}",
+                                 hint=f"drop --keep, or `drill down --run {found.run_id}` first")
             if found is not None and found.phase == Phase.UP:
                 self.state, self.owns_stack = found, False
                 self.progress.info(f"reusing run {found.run_id} (--keep)")
@@ -184,11 +191,22 @@ class DrillRunner:
                              "allow_host_access": self.scenario.stack.allow_host_access,
                              "edge_url": self.state.edge_url,
                              "services": stack_services(client, self.state.run_id)}
-        traffic, published = self.loaded.traffic, self.state.published
-        self.urls = {"load": traffic.load_target.url(published, self.state.edge_url),
-                     "probe": traffic.probe_target.url(published, self.state.edge_url),
-                     "read_back": traffic.read_back_target.url(published, self.state.edge_url)}
+        self.urls = self._urls(client)
         self.monitor = StackMonitor(client, self.state.run_id, self.options.out_dir).start()
+
+    def _urls(self, client: Any) -> dict[str, str]:
+        """Where the load, the probes and the read-back go: only those the drill sends."""
+        assert self.state is not None
+        traffic, state = self.loaded.traffic, self.state
+        if not state.published and state.edge_url:
+            # A record from before ports were kept per service (a stack reused with --keep).
+            services = list(dict.fromkeys(s["name"] for s in self.result.stack["services"]))
+            state.published = lifecycle.published_urls(client, state.run_id, services)
+        wanted = {"load": (self.scenario.load.users > 0, traffic.load_target),
+                  "probe": (traffic.probe.rate > 0, traffic.probe_target),
+                  "read_back": (traffic.read_back is not None, traffic.read_back_target)}
+        return {name: target.url(state.published, state.edge_url)
+                for name, (needed, target) in wanted.items() if needed}
 
     # -- load and steps -----------------------------------------------------------
 
@@ -204,12 +222,15 @@ class DrillRunner:
         out = (self.options.out_dir / "load").resolve()
         settings = LoadSettings(out, traffic.mix, smallest, largest, locustfile=traffic.locustfile,
                                 visit_path=traffic.probe.path)
-        plan_ = LoadPlan(self.urls["load"], settings, users=max(load.users, 1),
+        for note in traffic.offered.notes() if traffic.offered else []:
+            self.progress.info(f"note: {note}")
+        host = self.urls.get("load") or self.urls.get("probe") or ""
+        plan_ = LoadPlan(host, settings, users=max(load.users, 1),
                          spawn_rate=load.spawn_rate, duration=LOAD_CAP, workers=load.workers)
         with self.progress.step(f"load: {load.users} users of {traffic.describe()}, probes "
                                 f"{traffic.probe.method} {traffic.probe.path}, steady state "
                                 f"{load.steady_state * self.scale:g} s"):
-            session = LoadSession(plan_, probe=traffic.probe, probe_url=self.urls["probe"],
+            session = LoadSession(plan_, probe=traffic.probe, probe_url=self.urls.get("probe"),
                                   with_load=load.users > 0,
                                   record_in=self.ctx.run_dir if self.ctx else None)
             session.__enter__()

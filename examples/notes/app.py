@@ -6,10 +6,9 @@
     GET  /notes/<id>  the note's bytes, or 404
 
 NOTES_FLUSH_EVERY=0 (the default) writes each note to /data/notes and fsyncs it
-before answering 201.  NOTES_FLUSH_EVERY=S acknowledges at once and writes the
-notes every S seconds, printing `durable <id>` for each once it is on disk: the
-classic write-back cache, which loses what it acknowledged since the last
-flush when the power goes.  Standard library only.
+before answering 201.  NOTES_FLUSH_EVERY=S acknowledges at once and writes each
+note S seconds later: the classic write-back cache, which loses what it
+acknowledged in the last S seconds when the power goes.  Standard library only.
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ FLUSH_EVERY = float(os.environ.get("NOTES_FLUSH_EVERY", "0"))
 PORT = int(os.environ.get("NOTES_PORT", "8080"))
 ID = re.compile(r"^/notes/([A-Za-z0-9_-]{1,128})$")
 
-pending: dict[str, bytes] = {}
+#: Notes acknowledged and not yet on disk: id -> (when acknowledged, bytes).
+pending: dict[str, tuple[float, bytes]] = {}
 lock = threading.Lock()
 answered = threading.Event()
 
@@ -43,18 +43,18 @@ def write(note_id: str, body: bytes) -> None:
 
 
 def flusher() -> None:
+    """Writes each note once it has waited FLUSH_EVERY seconds in the cache."""
     while True:
-        time.sleep(FLUSH_EVERY)
+        time.sleep(FLUSH_EVERY / 4)
+        due = time.time() - FLUSH_EVERY
         with lock:
-            batch = dict(pending)
-        for note_id, body in batch.items():
+            batch = {i: note for i, note in pending.items() if note[0] <= due}
+        for note_id, (_, body) in batch.items():
             write(note_id, body)
         with lock:
-            for note_id in batch:
-                if pending.get(note_id) is batch[note_id]:
+            for note_id, note in batch.items():
+                if pending.get(note_id) is note:
                     del pending[note_id]
-        if batch:
-            print("\n".join(f"durable {note_id}" for note_id in batch), flush=True)
 
 
 class Notes(BaseHTTPRequestHandler):
@@ -70,7 +70,8 @@ class Notes(BaseHTTPRequestHandler):
         if not found:
             return self.answer(404, b"no such page\n")
         with lock:
-            body = pending.get(found[1])
+            cached = pending.get(found[1])
+        body = cached[1] if cached else None
         if body is None:
             try:
                 body = (NOTES / found[1]).read_bytes()
@@ -85,7 +86,7 @@ class Notes(BaseHTTPRequestHandler):
             return self.answer(404, b"no such page\n")
         if FLUSH_EVERY:
             with lock:
-                pending[found[1]] = body
+                pending[found[1]] = (time.time(), body)
         else:
             write(found[1], body)
         return self.answer(201, b"stored\n")

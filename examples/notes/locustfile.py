@@ -1,4 +1,4 @@
-"""The notes app's traffic: readers browse and read notes back, writers add notes.
+"""The notes app's traffic: readers open its pages, writers add notes.
 
 Plain Locust: `locust -f locustfile.py --host http://127.0.0.1:8080` runs it as it is.
 Under chaos-harness, each note the app acknowledged (201) goes to the ledger, and the
@@ -16,7 +16,7 @@ from chaos.load import ledger
 
 
 class Reader(FastHttpUser):
-    """Opens the home page, and reads back notes it saw written."""
+    """Opens the home page and the health page."""
 
     wait_time = between(0.01, 0.05)
     weight = 2

@@ -140,11 +140,11 @@ def test_a_power_off_of_its_web_service_is_measured_and_the_lost_notes_named(
     loss = result["measurements"]["loss"]
     figure(f"notes power-off: {len(notes)} notes acknowledged, {len(expected)} lost with the "
            f"write-back cache, loss window {loss['loss_window']}")
-    assert expected, "the drill lost nothing: the cache flushed just before the power went"
+    assert expected  # the cache holds every note for 2 s: some are always in it
     assert set(loss["missing_ids"]) == expected
     assert loss["corrupt_ids"] == [] and loss["unreadable_ids"] == []
-    # They were acknowledged within one flush interval (2 s) before the power-off.
+    # They were acknowledged within the cache's 2 s (and its 0.5 s tick) before the power-off.
     first, last = loss["loss_window"]
-    assert -2.5 < first <= last < 0.05
+    assert -3.0 < first < -1.5 and first <= last < 0.05
     left = leftovers(engine, run_id, drill.state_root / "runs" / run_id)
     assert left.empty(), left

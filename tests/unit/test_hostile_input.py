@@ -303,6 +303,7 @@ def test_random_scenario_trees_load_or_are_refused(workdir: Path, text: str) -> 
 @example(text="services: {web: {image: x, networks: [{a: b}]}}\n")
 @example(text="services: {web: {image: x, depends_on: [[a]]}}\n")
 @example(text="services: {web: {image: x, stop_grace_period: 1" + "0" * 400 + "}}\n")
+@example(text="'<<': null\n")  # a key like a union's tag: once dropped from the place
 def test_random_compose_trees_load_or_are_refused(workdir: Path, text: str) -> None:
     loads_or_refuses(compose_loader, write(workdir, "tree.yml", text))
 

@@ -62,6 +62,10 @@ CASES: dict[str, tuple[int, int, tuple[str, ...]]] = {
     "loss-objective-without-read-back": (6, 1, ("no way to read them back",
                                                  "verify.read_back: {path: /items/{id}}")),
     "two-probe-rates": (7, 3, ("`load.prober_rate` says the same",)),
+    "no-published-port": (5, 3, ("load needs a way in, but the stack publishes no port",
+                                 "set `load.users: 0`, `probe.rate: 0`")),
+    "mix-bad-name": (5, 3, ("'browse-static' is not a task or User class name",)),
+    "probe-head-with-body": (4, 1, ("a HEAD answer has no body",)),
     "unknown-mix-part": (5, 27, ("unknown part of the hosting mix 'uplod'; did you mean 'upload'?",)),
     "manual-without-automation": (6, 5, ("cannot run without a terminal",)),
     "missing-compose-file": (5, 3, ("no-such-stack.yml does not load", "no such file")),
@@ -262,3 +266,13 @@ def test_drill_faults_lists_target_kinds_and_the_actions() -> None:
     assert any(x.split()[:2] == ["replace", "drive"] for x in lines)
     assert "to (required: the drive to rebuild onto, e.g. disk3)" in result.output
     assert any(x.split()[:2] == ["rollback", "any"] for x in lines)
+
+
+def test_a_stack_that_publishes_no_port_can_still_be_drilled_without_load_or_probes(
+        tmp_path: Path) -> None:
+    scenario = tmp_path / "checks-only.yaml"
+    scenario.write_text("apiVersion: chaos-harness/v1\nname: checks-only\nsummary: s\nstack:\n"
+                        f"  compose: {ROOT / 'tests' / 'compose' / 'no-ports.yml'}\n"
+                        "load: {users: 0}\nprobe: {rate: 0}\nverify: {read_back: false}\n")
+    loaded = load_scenario(scenario)
+    assert loaded.traffic.read_back is None and loaded.traffic.probe.rate == 0

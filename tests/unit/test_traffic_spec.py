@@ -175,10 +175,18 @@ def test_the_ledger_records_what_the_app_acknowledged(tmp_path: Path,
 
 def test_without_the_harness_the_ledger_records_nothing(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DRILL_LOAD_OUT", raising=False)
+    # Recording into one folder, then another, then none: each row where it was asked for.
+    first, second = tmp_path / "a", tmp_path / "b"
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DRILL_LOAD_OUT", str(first))
     ledger.acknowledge("n1", b"x")
-    assert list(tmp_path.iterdir()) == []
+    monkeypatch.setenv("DRILL_LOAD_OUT", str(second))
+    ledger.acknowledge("n2", b"x")
+    monkeypatch.delenv("DRILL_LOAD_OUT")
+    ledger.acknowledge("n3", b"x")
+    assert [a.id for a in read_ledger(first.glob("ledger-*.csv"))] == ["n1"]
+    assert [a.id for a in read_ledger(second.glob("ledger-*.csv"))] == ["n2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
 @pytest.mark.parametrize("call, phrase", [
@@ -225,7 +233,9 @@ def test_drill_loads_options_make_the_traffic_a_scenario_would() -> None:
     ({"mix": "browse_static=1"}, "--mix 'browse_static=1': unknown User class 'browse_static'"),
     ({"probe_status": "2xy"}, "--probe-status '2xy'"),
     ({"probe_path": "health"}, "--probe-path 'health': 'health' is not a URL path"),
-    ({"read_back_path": "/notes"}, "--read-back '/notes': '/notes': write the path with `{id}`"),
+    ({"read_back_path": "/notes"}, "'/notes': write the path with `{id}`"),
+    ({"read_back_status": "404"}, "give --read-back PATH too"),
+    ({"read_back_path": "/n/{id}", "read_back_status": "404"}, "below 400"),
     ({"port": "80"}, "--port is a port of --service"),
     ({"service": "db"}, "service 'db' publishes no port"),
     ({"locustfile": ROOT / "nowhere.py"}, "nowhere.py: no such file"),

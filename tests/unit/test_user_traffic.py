@@ -136,6 +136,23 @@ def test_a_locustfile_runs_from_its_folder_with_its_modules_and_data(app: str,
     assert {r.name for r in read_timeline(out.glob("timeline-*.csv"))} == {"GET /notes"}
 
 
+def test_a_locustfile_named_like_a_package_does_not_hide_it(app: str, tmp_path: Path) -> None:
+    # `locust.py` beside them: run from its folder, it must not stand in for Locust itself.
+    theirs = tmp_path / "locust.py"
+    theirs.write_text("from locust import HttpUser, constant, task\n\n\nclass Shopper(HttpUser):\n"
+                      "    wait_time = constant(0.05)\n\n    @task\n    def home(self):\n"
+                      "        self.client.get('/')\n")
+    assert inspect_locustfile(theirs).names() == ["Shopper"]
+    out = tmp_path / "out"
+    locust = LocustProcess(LoadPlan(app, LoadSettings(out, None, locustfile=theirs), users=2,
+                                    spawn_rate=10, duration=2))
+    try:
+        locust.wait(timeout=60)
+    finally:
+        locust.stop()
+    assert {r.name for r in read_timeline(out.glob("timeline-*.csv"))} == {"GET /"}
+
+
 def test_their_classes_are_listed_without_gevent_in_the_harness() -> None:
     found = inspect_locustfile(NOTES)
     assert [(c.name, c.weight, c.host) for c in found.classes] == \
