@@ -214,13 +214,13 @@ def resolve_traffic(scenario: Scenario, path: Path, document: YamlDocument, bund
             problems.append(document.problem((*at, "port" if spec and spec.port and
                                               spec.service in topology.published else "service"),
                                              reason))
-    asks = {"load": load.users > 0, "probe": probe.rate > 0, "verify": read_back is not None}
+    asks = {"load": load.users > 0, "probe": probe.rate > 0, "read-back": read_back is not None}
     if topology.services and not any(topology.published.values()):
-        for where in [w for w, needed in asks.items() if needed][:1]:
+        for what in [w for w, needed in asks.items() if needed][:1]:
             problems.append(document.problem(
-                ("stack", "compose"), f"{where} needs a way in, but the stack publishes no port, so nothing can reach it: publish one with `ports:` "
-                "in the compose file, or set `load.users: 0`, `probe.rate: 0` and "
-                "`verify.read_back: false`"))
+                ("stack", "compose"), f"{what} needs a way in, but the stack publishes no port: "
+                "publish one with `ports:` in the compose file, or set `load.users: 0`, "
+                "`probe.rate: 0` and `verify.read_back: false`"))
     if unknown and (scenario.objectives.max_lost_writes is not None
                     or scenario.objectives.max_corrupt_writes is not None
                     or scenario.objectives.rpo is not None):
