@@ -56,7 +56,7 @@ def render_result(result: DrillResult) -> list[str]:
         lines.append(f"  {mark} {check.name}" + (f" — {check.detail}" if check.detail else ""))
     loss = (result.measurements or {}).get("loss")
     if loss:
-        lines.append(f"  acknowledged uploads: {loss['acknowledged']}, intact {loss['intact']}, "
+        lines.append(f"  acknowledged writes: {loss['acknowledged']}, intact {loss['intact']}, "
                      f"lost {loss['lost']}")
     lines.append(f"  result: {result.out_dir}/result.json")
     return lines

@@ -104,7 +104,10 @@ def test_drill_load_prints_and_writes_its_measurements(stack: RunState, drill: D
                                                       tmp_path: Path, workers: str) -> None:
     result = drill.run("load", "--run", stack.run_id, "--duration", "5s", "--users", "6",
                        "--workers", workers, "--out", str(tmp_path))
-    assert "uploads acknowledged" in result.stdout and "intact" in result.stdout
+    assert "writes acknowledged" in result.stdout and "intact" in result.stdout
+    # Locust's own report and CSV stats beside the records.
+    assert (tmp_path / "locust.html").stat().st_size > 1000
+    assert (tmp_path / "locust_stats.csv").exists()
     data = json.loads((tmp_path / "measurements.json").read_text())
     assert data["schema_version"] == 1 and data["requests"] > 0
     assert data["loss"]["intact"] == data["acknowledged_uploads"] > 0
