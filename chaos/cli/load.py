@@ -79,6 +79,9 @@ def parse_size_range(value: str) -> tuple[int, int]:
 @click.option("--probe-status", default="2xx", show_default=True,
               help="The statuses that count as up: 200, 2xx, 200-299 or a comma-separated list.")
 @click.option("--probe-body", default=None, help="A substring a good answer's body holds.")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="Sent with every probe, read-back and visitor request (repeatable), e.g. "
+                   "--header 'Host: shop.example'.")
 @click.option("--prober-rate", type=click.FloatRange(0, 100), default=10.0, show_default=True,
               help="Probes per second (0: none).")
 @click.option("--probe-timeout", type=click.FloatRange(0.01, 60), default=1.0, show_default=True,
@@ -99,9 +102,9 @@ def parse_size_range(value: str) -> tuple[int, int]:
 def load(progress: Progress, run_id: str | None, duration: str, users: int, spawn_rate: float,
          locustfile: Path | None, mix: str, upload_size: str, workers: int, service: str | None,
          port: str | None, probe_path: str | None, probe_method: str, probe_status: str,
-         probe_body: str | None, prober_rate: float, probe_timeout: float,
-         read_back_path: str | None, read_back_status: str, compare: str, verify: bool,
-         out_dir: Path | None) -> None:
+         probe_body: str | None, headers: tuple[str, ...], prober_rate: float,
+         probe_timeout: float, read_back_path: str | None, read_back_status: str, compare: str,
+         verify: bool, out_dir: Path | None) -> None:
     """Send load to the stack (the harness's traffic or your locustfile) and print what the
     customer saw."""
     import time as clock
@@ -120,14 +123,15 @@ def load(progress: Progress, run_id: str | None, duration: str, users: int, spaw
     traffic = traffic_from_options(
         bundled_stack(state.compose_files or [state.compose_file]), locustfile=locustfile,
         mix=mix, service=service, port=port, probe_path=probe_path, probe_method=probe_method,
-        probe_status=probe_status, probe_body=probe_body, prober_rate=prober_rate,
+        probe_status=probe_status, probe_body=probe_body, headers=headers, prober_rate=prober_rate,
         probe_timeout=probe_timeout, read_back_path=read_back_path,
         read_back_status=read_back_status, compare=compare,
         published={name: list(ports) for name, ports in state.published.items()})
     host = traffic.load_target.url(state.published, state.edge_url)
     out = out_dir or Path("results") / f"load-{state.run_id}-{clock.strftime('%Y%m%d-%H%M%S')}"
     settings = LoadSettings(out.resolve(), traffic.mix, smallest, largest,
-                            locustfile=traffic.locustfile, visit_path=traffic.probe.path)
+                            locustfile=traffic.locustfile, visit_path=traffic.probe.path,
+                            visit_headers=traffic.probe.headers)
     plan = LoadPlan(host, settings, users=users, spawn_rate=spawn_rate, duration=seconds,
                     workers=workers)
     for note in traffic.offered.notes() if traffic.offered else []:
@@ -161,7 +165,8 @@ def load(progress: Progress, run_id: str | None, duration: str, users: int, spaw
 def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
                          service: str | None, port: str | None, probe_path: str | None,
                          probe_method: str, probe_status: str, probe_body: str | None,
-                         prober_rate: float, probe_timeout: float, read_back_path: str | None,
+                         headers: tuple[str, ...] = (), prober_rate: float = 10.0,
+                         probe_timeout: float, read_back_path: str | None,
                          read_back_status: str, compare: str,
                          published: dict[str, list[str]]) -> Traffic:
     """`drill load`'s options as the traffic a scenario would give; InputError naming the option."""
@@ -178,7 +183,7 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
     )
     from chaos.load.verify import ReadBackSpec
     from chaos.scenario.model import ReadBackSpec as ReadBackModel
-    from chaos.scenario.model import UrlPath
+    from chaos.scenario.model import UrlPath, check_headers
 
     own = default_traffic(bundled)
     chosen = own.locustfile
@@ -206,6 +211,15 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
             raise InputError(f"{option} {text!r}: "
                              f"{e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
 
+    sent = []
+    for header in headers:
+        name, sep, value = header.partition(":")
+        try:
+            sent += list(check_headers({name.strip(): value.strip()}).items()) if sep else []
+        except ValueError as e:
+            raise InputError(f"--header {header!r}: {e}") from None
+        if not sep:
+            raise InputError(f"--header {header!r}: write it as 'NAME: VALUE'")
     if probe_method == "HEAD" and probe_body:
         raise InputError("--probe-body: a HEAD answer has no body; ask with GET")
     target = Target(service, port)
@@ -218,7 +232,7 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
                                 else own.probe.path, method=probe_method,
                                 expect_status=statuses("--probe-status", probe_status),
                                 expect_body=probe_body or None, rate=prober_rate,
-                                timeout=probe_timeout)
+                                timeout=probe_timeout, headers=tuple(sent))
     read_back, unknown = own.read_back, own.read_back_unknown
     if read_back_path is None and (read_back_status != "200" or compare != "sha256"):
         if own.read_back is None:
@@ -237,5 +251,7 @@ def traffic_from_options(bundled: bool, *, locustfile: Path | None, mix: str,
                              f"{read_back_status!r}: "
                              f"{e.errors()[0]['msg'].removeprefix('Value error, ')}") from None
         read_back, unknown = ReadBackSpec(given.path, StatusMatch.parse(given.expect_status),
-                                          given.compare), False
+                                          given.compare, tuple(sent)), False
+    elif read_back is not None and sent:
+        read_back = dataclasses.replace(read_back, headers=tuple(sent))
     return Traffic(chosen, weights, probe, read_back, target, target, target, offered, unknown)

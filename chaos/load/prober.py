@@ -35,6 +35,8 @@ class ProbeSpec:
     expect_body: str | None = None
     rate: float = 10.0
     timeout: float = 1.0
+    #: Sent with every probe (a Host for a name-based site, a token).
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -101,7 +103,7 @@ class Prober:
         status, error, size = 0, "", 0
         try:
             answer = requests.request(self.spec.method, self.url, timeout=self.timeout,
-                                      headers={"Connection": "close"})
+                                      headers={**dict(self.spec.headers), "Connection": "close"})
             status, size = answer.status_code, len(answer.content)
             error = self.spec.judge(status, answer.content)
         except requests.RequestException as e:

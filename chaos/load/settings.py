@@ -111,8 +111,9 @@ class LoadSettings:
     record: bool = True
     #: The traffic: the hosting mix, the one-page visitors, or a user's own locustfile.
     locustfile: Path = HOSTING
-    #: The page `visit_mix.py` asks for.
+    #: The page `visit_mix.py` asks for, and the headers it sends (the probe's).
     visit_path: str = "/"
+    visit_headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # Locust runs from the locustfile's folder: every path it is given is absolute.
@@ -133,7 +134,8 @@ class LoadSettings:
                f"{ENV_PREFIX}UPLOAD": f"{self.upload_min},{self.upload_max}",
                f"{ENV_PREFIX}WAIT": f"{self.wait_min},{self.wait_max}",
                f"{ENV_PREFIX}TIMEOUT": str(self.timeout),
-               f"{ENV_PREFIX}VISIT": self.visit_path}
+               f"{ENV_PREFIX}VISIT": self.visit_path,
+               f"{ENV_PREFIX}VISIT_HEADERS": json.dumps(dict(self.visit_headers))}
         if self.mix is not None and self.weighs_tasks:
             env[f"{ENV_PREFIX}MIX"] = str(self.mix)
         return env
@@ -164,5 +166,6 @@ class LoadSettings:
                    wait_min=float(wait[0]), wait_max=float(wait[1]),
                    timeout=float(env.get(f"{ENV_PREFIX}TIMEOUT", "10")),
                    record=env.get(RECORD_VARIABLE, "1") != "0",
-                   visit_path=env.get(f"{ENV_PREFIX}VISIT", "/"))
+                   visit_path=env.get(f"{ENV_PREFIX}VISIT", "/"),
+                   visit_headers=tuple(json.loads(env.get(f"{ENV_PREFIX}VISIT_HEADERS") or "{}").items()))
 

@@ -33,6 +33,8 @@ class ReadBackSpec:
     expect_status: StatusMatch = StatusMatch(((200, 200),), "200")
     #: sha256: the body must be the acknowledged content; status: only its presence is checked.
     compare: Literal["sha256", "status"] = "sha256"
+    #: Sent with every read (a Host for a name-based site, a token).
+    headers: tuple[tuple[str, str], ...] = ()
 
     def url(self, base: str, write_id: str) -> str:
         # The id goes in as one path segment, whatever it holds.
@@ -55,7 +57,8 @@ def read_back(base_url: str, acks: Sequence[Ack], spec: ReadBackSpec | None = No
         result = ReadBack(0, None, "not tried", found=False, compare_content=content)
         for attempt in range(retries + 1):
             try:
-                answer = session().get(spec.url(base_url, ack.id), timeout=timeout)
+                answer = session().get(spec.url(base_url, ack.id), timeout=timeout,
+                                       headers=dict(spec.headers))
                 found = answer.status_code in spec.expect_status
                 digest = hashlib.sha256(answer.content).hexdigest() if found and content else None
                 result = ReadBack(answer.status_code, digest, "" if found else answer.text[:200],

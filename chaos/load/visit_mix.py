@@ -25,4 +25,4 @@ class Visitor(FastHttpUser):
 
     @task
     def visit(self) -> None:
-        self.client.get(SETTINGS.visit_path)
+        self.client.get(SETTINGS.visit_path, headers=dict(SETTINGS.visit_headers))

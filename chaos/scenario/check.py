@@ -194,6 +194,7 @@ def resolve_traffic(scenario: Scenario, path: Path, document: YamlDocument, bund
         own.probe, path=probe_spec.path or own.probe.path, method=probe_spec.method,
         expect_status=StatusMatch.parse(probe_spec.expect_status),
         expect_body=probe_spec.expect_body, timeout=probe_spec.timeout,
+        headers=tuple(probe_spec.headers.items()),
         rate=probe_spec.rate if probe_spec.rate is not None else
         load.prober_rate if load.prober_rate is not None else own.probe.rate)
     read_back, unknown = own.read_back, own.read_back_unknown
@@ -202,7 +203,7 @@ def resolve_traffic(scenario: Scenario, path: Path, document: YamlDocument, bund
         read_back, unknown = None, False
     elif isinstance(given, ReadBackModel):
         read_back, unknown = ReadBackSpec(given.path, StatusMatch.parse(given.expect_status),
-                                          given.compare), False
+                                          given.compare, tuple(given.headers.items())), False
     targets = {}
     for where, spec in (("load", load), ("probe", probe_spec),
                         ("verify", given if isinstance(given, ReadBackModel) else None)):

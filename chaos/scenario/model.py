@@ -6,6 +6,7 @@ actions, targets, steps named in `after`) are checked by `chaos.scenario.check`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -86,6 +87,26 @@ ContainerPort = Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v,
                           Field(pattern=r"^[0-9]{1,5}(/(tcp|udp|sctp))?$")]
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+
+
+def check_headers(value: Any) -> Any:
+    """HTTP headers as a mapping of names to one-line values (numbers made text)."""
+    if isinstance(value, dict):
+        for name, text in value.items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if not isinstance(text, str | int) or isinstance(text, bool) \
+                    or any(c in str(text) for c in "\r\n\0"):
+                raise ValueError(f"header {name}: give its value as one line of text")
+        return {name: str(text) for name, text in value.items()}
+    return value
+
+
+#: HTTP headers sent with each request: `{Host: shop.example, Authorization: "Bearer x"}`.
+Headers = Annotated[dict[str, str], BeforeValidator(check_headers)]
+
+
 class Target(Strict):
     """Which published port requests go to: a service's, in a stack with no edge."""
 
@@ -137,6 +158,7 @@ class ProbeSpec(Target):
     #: Probes a second (0: no prober); not given: load.prober_rate, or 10.
     rate: Annotated[float, Field(ge=0, le=100)] | None = None
     timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0, le=60)] = 1.0
+    headers: Headers = Field(default_factory=dict)
 
     @field_validator("expect_status")
     @classmethod
@@ -162,12 +184,11 @@ class ReadBackSpec(Target):
     expect_status: int | str | list[int | str] = 200
     #: sha256: the body must be the acknowledged content; status: only its presence counts.
     compare: Literal["sha256", "status"] = "sha256"
+    headers: Headers = Field(default_factory=dict)
 
     @field_validator("path")
     @classmethod
     def _one_id(cls, value: str) -> str:
-        import re
-
         if value.count("{id}") != 1 or re.sub(r"\{id\}", "", value).count("{") \
                 or "}" in value.replace("{id}", ""):
             raise ValueError(f"{value!r}: write the path with `{{id}}` once where the write's id "

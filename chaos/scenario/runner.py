@@ -221,7 +221,7 @@ class DrillRunner:
         smallest, largest = parse_size_range(load.upload_size)
         out = (self.options.out_dir / "load").resolve()
         settings = LoadSettings(out, traffic.mix, smallest, largest, locustfile=traffic.locustfile,
-                                visit_path=traffic.probe.path)
+                                visit_path=traffic.probe.path, visit_headers=traffic.probe.headers)
         for note in traffic.offered.notes() if traffic.offered else []:
             self.progress.info(f"note: {note}")
         host = self.urls.get("load") or self.urls.get("probe") or ""

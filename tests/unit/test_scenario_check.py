@@ -65,6 +65,7 @@ CASES: dict[str, tuple[int, int, tuple[str, ...]]] = {
     "no-published-port": (5, 3, ("load needs a way in, but the stack publishes no port",
                                  "set `load.users: 0`, `probe.rate: 0`")),
     "mix-bad-name": (5, 3, ("'browse-static' is not a task or User class name",)),
+    "probe-bad-header": (5, 3, ("'X Y' is not an HTTP header name",)),
     "probe-head-with-body": (4, 1, ("a HEAD answer has no body",)),
     "unknown-mix-part": (5, 27, ("unknown part of the hosting mix 'uplod'; did you mean 'upload'?",)),
     "manual-without-automation": (6, 5, ("cannot run without a terminal",)),

@@ -237,6 +237,8 @@ def test_drill_loads_options_make_the_traffic_a_scenario_would() -> None:
     ({"read_back_status": "404"}, "give --read-back PATH too"),
     ({"read_back_path": "/n/{id}", "read_back_status": "404"}, "below 400"),
     ({"port": "80"}, "--port is a port of --service"),
+    ({"headers": ("Host shop.example",)}, "write it as 'NAME: VALUE'"),
+    ({"headers": ("Bad Name: x",)}, "'Bad Name' is not an HTTP header name"),
     ({"service": "db"}, "service 'db' publishes no port"),
     ({"locustfile": ROOT / "nowhere.py"}, "nowhere.py: no such file"),
 ])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +24,7 @@ from chaos.load.settings import LoadSettings, Mix
 from chaos.load.traffic import inspect_locustfile, mix_problem
 from chaos.load.verify import ReadBackSpec, read_back
 from chaos.measure.loss import assess_loss
-from chaos.records import read_ledger, read_timeline
+from chaos.records import Ack, read_ledger, read_timeline
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +37,11 @@ class _Notes(BaseHTTPRequestHandler):
 
     store: dict[str, bytes] = {}
     seen: list[str] = []
+    hosts: list[str] = []
 
     def do_GET(self) -> None:  # noqa: N802 — http.server's naming
         self.seen.append(f"GET {self.path}")
+        self.hosts.append(self.headers.get("Host", ""))
         if self.path.startswith("/notes/"):
             note = self.store.get(self.path.removeprefix("/notes/"))
             self._answer(200, note) if note is not None else self._answer(404, b"no such note")
@@ -63,7 +66,7 @@ class _Notes(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def app() -> Iterator[str]:
-    _Notes.store, _Notes.seen = {}, []
+    _Notes.store, _Notes.seen, _Notes.hosts = {}, [], []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Notes)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -192,3 +195,15 @@ def test_a_locustfile_that_prints_while_imported_is_still_read(tmp_path: Path) -
                       'class Shopper(HttpUser):\n    @task\n    def home(self):\n'
                       '        self.client.get("/")\n')
     assert inspect_locustfile(chatty).names() == ["Shopper"]
+
+
+def test_probes_and_read_backs_send_the_headers_the_scenario_gives(app: str, tmp_path: Path) -> None:
+    # A name-based site answers only for its own Host.
+    from chaos.load.prober import Prober, ProbeSpec
+
+    host = (("Host", "shop.example"),)
+    with Prober(app, tmp_path / "probe.csv", ProbeSpec(path="/", rate=20, headers=host)):
+        time.sleep(0.3)
+    _Notes.store["n1"] = b"x"
+    read_back(app, [Ack("n1", "", 0, 1.0)], ReadBackSpec("/notes/{id}", headers=host))
+    assert _Notes.hosts and set(_Notes.hosts) == {"shop.example"}
