@@ -148,7 +148,8 @@ class FakeSession:
     peak = 0
     calls: list[tuple[str, float, str]] = []
 
-    def get(self, url: str, *, timeout: float) -> SimpleNamespace:
+    def get(self, url: str, *, timeout: float, headers: dict[str, str] | None = None
+            ) -> SimpleNamespace:
         cls = FakeSession
         with cls.arrived:
             cls.calls.append((url, timeout, threading.current_thread().name))
