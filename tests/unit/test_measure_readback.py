@@ -6,6 +6,7 @@ back-off is checked to the value.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 import requests
 
 from chaos.load import verify
+from chaos.load.http_check import StatusMatch
 from chaos.load.verify import read_back
 from chaos.measure.loss import ReadBack
 from chaos.records import Ack
@@ -36,6 +38,8 @@ class Edge(BaseHTTPRequestHandler):
     lock = threading.Lock()
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        if self.path.startswith("/notes/"):  # another app: its own path, Host and status
+            return self._notes()
         upload = self.path.removeprefix("/upload/")
         with self.lock:
             self.hits[upload] = self.hits.get(upload, 0) + 1
@@ -56,13 +60,24 @@ class Edge(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _notes(self) -> None:
+        note = self.path.removeprefix("/notes/")
+        with self.lock:
+            self.paths.append((self.path, self.headers.get("Host", "")))
+        status, body = ((203, b"hello") if note in ("n%2F1", "kept") else (404, b"")) \
+            if self.headers.get("Host") == "notes.example" else (421, b"wrong host")
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
         pass  # quiet: pytest shows stderr on failure only, but nothing here is news
 
 
 @pytest.fixture
 def edge() -> Iterator[tuple[str, type[Edge]]]:
-    handler = type("EdgeForTest", (Edge,), {"hits": {}, "clients": set()})
+    handler = type("EdgeForTest", (Edge,), {"hits": {}, "clients": set(), "paths": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.handle_error = lambda request, address: None  # type: ignore[method-assign]
@@ -174,3 +189,29 @@ def test_by_default_eight_workers_read_with_a_10_s_timeout_and_3_retries(
     assert {timeout for _, timeout, _ in FakeSession.calls} == {10.0}
     assert all(name.startswith("verify_") for _, _, name in FakeSession.calls)
     assert sorted(waits) == pytest.approx([0.2] * 9 + [0.4] * 9 + [0.6] * 9)
+
+
+NOTES = verify.ReadBackSpec("/notes/{id}", StatusMatch.parse("2xx"), headers=(("Host", "notes.example"),))
+
+
+def test_another_apps_writes_are_read_where_and_as_its_read_back_says(
+        edge: tuple[str, type[Edge]], waits: list[float]) -> None:
+    url, handler = edge
+    got = read_back(url + "/", [Ack("n/1", HELLO_SHA256, 5, 0.0), Ack("gone", "", 0, 0.0)], NOTES)
+    assert got == {"n/1": ReadBack(203, HELLO_SHA256, "", found=True),
+                   "gone": ReadBack(404, None, "", found=False)}
+    # The id as one path segment, the base's slash not doubled, the Host it needs.
+    assert sorted(handler.paths) == [("/notes/gone", "notes.example"),
+                                     ("/notes/n%2F1", "notes.example")]
+
+
+def test_compared_by_status_a_read_says_so_whatever_happens(
+        edge: tuple[str, type[Edge]], waits: list[float]) -> None:
+    url, _ = edge
+    status_only = dataclasses.replace(NOTES, compare="status")
+    assert read_back(url, acks("kept"), status_only) == \
+        {"kept": ReadBack(203, None, "", found=True, compare_content=False)}
+    assert read_back(url, acks("kept"), status_only, retries=-1) == \
+        {"kept": ReadBack(0, None, "not tried", found=False, compare_content=False)}
+    assert read_back("http://127.0.0.1:9", acks("kept"), status_only, retries=0) == \
+        {"kept": ReadBack(0, None, "ConnectionError", found=False, compare_content=False)}

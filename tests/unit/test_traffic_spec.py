@@ -136,6 +136,7 @@ def test_a_probe_is_up_on_an_expected_status_and_body() -> None:
 def test_a_read_back_asks_for_the_id_as_one_path_segment() -> None:
     spec = ReadBackSpec("/notes/{id}/raw")
     assert spec.url("http://h:1/", "a b/c?") == "http://h:1/notes/a%20b%2Fc%3F/raw"
+    assert spec.url("http://boX/", "X") == "http://boX/notes/X/raw"  # only the slash is trimmed
 
 
 ACK = Ack("n1", "a" * 64, 10, 1.0)
